@@ -56,11 +56,7 @@ class Measure:
     departments_text: str | None = None  # the parenthesis as written, repaired
     targets: list[Target] = field(default_factory=list)
     label: str | None = None  # the number as written: "1.", "（一）", "第三条"
-
-    @property
-    def key(self) -> str:
-        """Stable identifier inside a document: the number, or 's' + section index."""
-        return str(self.number) if self.number is not None else f"s:{self.section}"
+    key: str = ""  # unique inside the document: "9", or "r22" for the 22nd record when unnumbered
 
 
 @dataclass
