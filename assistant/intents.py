@@ -1,0 +1,108 @@
+"""What a question asks for, decided before any retrieval.
+
+Routing is by the *form* of the question (a measure number, a department
+with a list word, a document fact, a list-all word), never by recognising
+particular questions. Everything else goes to hybrid retrieval.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from corpus.departments import find_departments
+from corpus.parsing import cn_to_int
+
+NUMERAL = r"[0-9０-９一二三四五六七八九十百两]+"
+MEASURE_REF = re.compile(
+    rf"第\s*(?P<a>{NUMERAL})\s*(?:条|項|项|点)|(?:措施|条款)\s*(?P<b>{NUMERAL})(?![0-9０-９%％万亿个家项])"
+    rf"|(?P<c>{NUMERAL})\s*号措施"
+)
+SAFEGUARDS = re.compile(r"保障措施")
+
+DOC_FACTS = {
+    "doc_number": re.compile(r"文号|发文字号|文件号|字号|编号"),
+    "issued_on": re.compile(r"印发日期|发布日期|发文日期|成文日期|什么时候(?:印发|发布|出台|下发|发的)|哪天(?:印发|发布)|何时(?:印发|发布)|日期"),
+    "issuer": re.compile(r"发文机关|发文单位|发布单位|印发单位|哪个(?:单位|部门|机关)(?:印发|发布|发的)|谁(?:印发|发布|发的)"),
+    "count": re.compile(r"(?:多少|几)(?:条|项|个)(?:措施|任务)?|(?:措施|任务)(?:一共|总共|共)?有?(?:多少|几)"),
+    "title": re.compile(r"文件(?:名称|标题|全称)|叫什么(?:文件|名字)|(?:标题|名称|全称)是什么"),
+    "recipients": re.compile(r"发给|主送|下发给|发至|印发给"),
+    "publicity": re.compile(r"公开发布|是否公开|公开的吗|能公开|可以公开"),
+    "approval": re.compile(r"(?:谁|哪里|哪个)(?:同意|批准)|经过.{0,6}(?:同意|批准)"),
+}
+DOC_WORDS = re.compile(r"文件|方案|政策|文|通知|这份|本")
+DEPARTMENT_LIST = re.compile(r"负责|参与|承担|牵头|管|涉及|职责|有哪些|哪些|什么|多少|几条|几项|相关")
+LIST_WORDS = re.compile(
+    r"哪些(?:措施|条|政策|条款)|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|哪几条|哪几项|所有|全部|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
+)
+LIST_STRIP = re.compile(
+    r"请|帮我|帮忙|列出|列举|给出|一下|所有|全部|都|有|哪些|哪几条|哪几项|几条|几项|措施|政策|条款|内容|条|项|"
+    r"涉及|关于|提到|提及|跟|与|和|同|相关|有关|的|了|是|吗|呢|？|\?|。|，|,|！|!|：|:|、|\s"
+)
+FOLLOWUP = re.compile(r"^(?:那|那么|还有|另外|再|其他|其它|别的|具体|这|该|它|上述|刚才|上面|前面)|这条|该条|这项|这个|这些|上述|刚才|它的|还有")
+ASK_DEPARTMENT = re.compile(r"哪个部门|哪些部门|什么部门|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|主管部门|归谁|归哪")
+ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之")
+ASK_MORE = re.compile(r"还有(?:别的|其他|其它|什么|吗|呢)|别的|其他|其它|另外")
+
+
+@dataclass
+class Intent:
+    kind: str  # measure | department | list | docfact | followup | search
+    numbers: list[int] = field(default_factory=list)  # measure numbers asked for
+    safeguards: bool = False  # 保障措施 asked for by name
+    departments: list[str] = field(default_factory=list)
+    fact: str | None = None  # doc_number | issued_on | issuer | count | title
+    topic: str = ""  # the subject of a list question
+    asks_department: bool = False
+    asks_figure: bool = False
+    asks_more: bool = False
+
+
+def measure_numbers(text: str) -> list[int]:
+    numbers = []
+    for match in MEASURE_REF.finditer(text):
+        raw = next(g for g in match.groups() if g)
+        raw = raw.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+        number = cn_to_int(raw)
+        if number is not None and number not in numbers:
+            numbers.append(number)
+    return numbers
+
+
+def list_topic(question: str) -> str:
+    return LIST_STRIP.sub("", question)
+
+
+def route(question: str, known_departments: list[str], has_history: bool = False) -> Intent:
+    q = question.strip()
+    asks_department = bool(ASK_DEPARTMENT.search(q))
+    asks_figure = bool(ASK_FIGURE.search(q))
+    flags = dict(asks_department=asks_department, asks_figure=asks_figure, asks_more=bool(ASK_MORE.search(q)))
+
+    numbers = measure_numbers(q)
+    if numbers or (SAFEGUARDS.search(q) and not LIST_WORDS.search(q)):
+        return Intent("measure", numbers=numbers, safeguards=bool(SAFEGUARDS.search(q)), **flags)
+
+    for fact, pattern in DOC_FACTS.items():
+        if pattern.search(q) and (fact != "count" or re.search(r"措施|任务|条", q)) and (
+            fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count") or DOC_WORDS.search(q)
+        ):
+            if fact == "count" and LIST_WORDS.search(q) and list_topic(q):
+                break  # 有几条涉及人工智能 → a list question with a count
+            return Intent("docfact", fact=fact, **flags)
+
+    departments = find_departments(q, known_departments)
+    if departments and not asks_department and DEPARTMENT_LIST.search(q):
+        rest = q
+        for name in departments:
+            rest = rest.replace(name, "")
+        return Intent("department", departments=departments, **flags)
+
+    if LIST_WORDS.search(q):
+        topic = list_topic(q)
+        if topic:
+            return Intent("list", topic=topic, **flags)
+
+    if has_history and (FOLLOWUP.search(q) or len(q) <= 8):
+        return Intent("followup", **flags)
+    return Intent("search", departments=departments, **flags)

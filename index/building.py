@@ -1,0 +1,159 @@
+"""Build, open and refresh the persisted hybrid index for a loaded corpus."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from corpus.loading import CorpusLoad
+from index.chunking import Chunk, chunk_documents
+from index.dense import DenseIndex, DenseIndexError, choose_index_kind
+from index.hybrid import FusionParams, HybridSearcher
+from index.lexical import LexicalIndex, LexicalIndexError
+from index.store import (
+    REBUILD_HINT, IndexMismatchError, IndexMissingError, IndexStoreError, Manifest,
+    live_version_dir, new_version_name, read_manifest, write_version,
+)
+from index.tokenization import Tokenizer, build_user_terms, quoted_terms
+
+CHUNKS = "chunks.jsonl"
+VECTORS = "vectors.npy"
+DENSE = "dense.faiss"
+LEXICAL = "lexical"
+TERMS = "user_terms.json"
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class LoadedIndex:
+    version: str
+    path: Path
+    manifest: Manifest
+    searcher: HybridSearcher
+
+
+def user_terms_for(load: CorpusLoad) -> list[str]:
+    measures = [m for d in load.documents for m in d.measures]
+    return build_user_terms(
+        titles=[m.title for m in measures] + [d.title for d in load.documents],
+        departments=sorted({name for m in measures for name in m.departments}),
+        quoted_terms=[t for d in load.documents for t in quoted_terms(d.text)],
+    )
+
+
+def _previous_vectors(root: Path, embedder_name: str) -> dict[str, np.ndarray]:
+    """Vectors of the live version by chunk text: unchanged chunks are not embedded again."""
+    try:
+        live = live_version_dir(root)
+        if live is None:
+            return {}
+        manifest = read_manifest(live)
+        if manifest.embedder != embedder_name:
+            return {}
+        vectors = np.load(live / VECTORS)
+        texts = [json.loads(line)["text"] for line in (live / CHUNKS).read_text(encoding="utf-8").splitlines()]
+        if len(texts) != len(vectors):
+            return {}
+        return dict(zip(texts, vectors))
+    except (IndexStoreError, OSError, ValueError, KeyError):
+        return {}
+
+
+def build_index(load: CorpusLoad, root: Path, embedder, progress: Progress | None = None,
+                reuse_vectors: bool = True) -> LoadedIndex:
+    """Chunk, embed and index the corpus; write a new version and make it live."""
+    started = time.perf_counter()
+    chunks = chunk_documents(load.documents)
+    if not chunks:
+        raise IndexStoreError("the corpus has no text to index")
+    cached = _previous_vectors(root, embedder.name) if reuse_vectors else {}
+    missing = [c.text for c in chunks if c.text not in cached]
+    if cached and progress:
+        progress(len(chunks) - len(missing))
+    fresh = embedder.encode_passages(missing, progress=progress) if missing else np.zeros((0, embedder.dim), np.float32)
+    fresh_by_text = dict(zip(missing, fresh))
+    vectors = np.stack([cached.get(c.text, fresh_by_text.get(c.text)) for c in chunks]).astype(np.float32)
+
+    terms = user_terms_for(load)
+    tokenizer = Tokenizer(user_terms=terms)
+    lexical = LexicalIndex.build([tokenizer(c.text) for c in chunks])
+    dense = DenseIndex.build(vectors, kind=choose_index_kind(len(vectors)))
+
+    def write(folder: Path) -> Manifest:
+        (folder / CHUNKS).write_text("".join(json.dumps(c.to_json(), ensure_ascii=False) + "\n" for c in chunks),
+                                     encoding="utf-8")
+        np.save(folder / VECTORS, vectors)
+        dense.save(folder / DENSE)
+        lexical.save(folder / LEXICAL)
+        (folder / TERMS).write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        return Manifest(
+            version=new_version_name(load.corpus_hash),
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            corpus_hash=load.corpus_hash,
+            files=dict(load.file_hashes),
+            embedder=embedder.name,
+            dim=int(vectors.shape[1]),
+            faiss_kind=dense.kind,
+            counts={"documents": len(load.documents), "measures": sum(len(d.measures) for d in load.documents),
+                    "chunks": len(chunks), "vectors": int(len(vectors))},
+            build_seconds=round(time.perf_counter() - started, 3),
+        )
+
+    path = write_version(root, write)
+    manifest = read_manifest(path, verify=False)
+    return LoadedIndex(manifest.version, path, manifest, HybridSearcher(chunks, tokenizer, lexical, dense, embedder))
+
+
+def open_index(root: Path, load: CorpusLoad, embedder, params: FusionParams | None = None) -> LoadedIndex:
+    """Load the live version, verified against the corpus and the embedder.
+
+    Raises IndexMissingError (never built), IndexMismatchError (built from another
+    corpus or embedder: rebuild) or IndexStoreError (corrupt: refuse).
+    """
+    live = live_version_dir(root)
+    if live is None:
+        raise IndexMissingError(f"no index in {root} yet; build it with `policyqa index`")
+    manifest = read_manifest(live)
+    if manifest.embedder != embedder.name or manifest.dim != embedder.dim:
+        raise IndexMismatchError(
+            f"the index in {live} was built with {manifest.embedder} ({manifest.dim} dims), "
+            f"not {embedder.name} ({embedder.dim} dims); {REBUILD_HINT}")
+    if manifest.corpus_hash != load.corpus_hash:
+        changed = sorted(set(manifest.files.items()) ^ set(load.file_hashes.items()))
+        names = sorted({name for name, _ in changed})
+        raise IndexMismatchError(f"the corpus changed since the index was built ({', '.join(names) or 'files'}); "
+                                 f"{REBUILD_HINT}")
+    try:
+        chunks = [Chunk(**json.loads(line)) for line in (live / CHUNKS).read_text(encoding="utf-8").splitlines()]
+        terms = json.loads((live / TERMS).read_text(encoding="utf-8"))
+        lexical = LexicalIndex.load(live / LEXICAL)
+        dense = DenseIndex.load(live / DENSE, expected_dim=manifest.dim, expected_count=manifest.counts["vectors"])
+    except (DenseIndexError, LexicalIndexError) as exc:
+        raise IndexStoreError(str(exc)) from exc
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise IndexStoreError(f"the index in {live} is corrupt ({exc}); {REBUILD_HINT}") from exc
+    if len(chunks) != manifest.counts["chunks"] or lexical.count != len(chunks):
+        raise IndexStoreError(f"the index in {live} is inconsistent (chunk counts differ); {REBUILD_HINT}")
+    searcher = HybridSearcher(chunks, Tokenizer(user_terms=terms), lexical, dense, embedder, params)
+    return LoadedIndex(manifest.version, live, manifest, searcher)
+
+
+def ensure_index(root: Path, load: CorpusLoad, embedder, progress: Progress | None = None,
+                 say: Callable[[str], None] = lambda message: None) -> LoadedIndex:
+    """Open the live index, building it when missing or stale (saying why).
+
+    A corrupt index is refused, not silently replaced: the error says how to rebuild.
+    """
+    try:
+        return open_index(root, load, embedder)
+    except IndexMissingError:
+        say(f"building the index for {len(load.documents)} document(s) (first use) …")
+    except IndexMismatchError as exc:
+        say(f"{str(exc).split(';')[0]}: rebuilding the index …")
+    return build_index(load, root, embedder, progress=progress)
