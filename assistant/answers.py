@@ -10,7 +10,8 @@ from corpus.records import Document, Measure, Sentence
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MEASURE_MENTION = re.compile(r"第\s*(\d+)\s*条")
-COUNT_MENTION = re.compile(r"共\s*(\d+)\s*(?:项|条|个)")
+COUNT_MENTION = re.compile(r"(?:共|以下)\s*(\d+)\s*(?:项|条|个)")
+LIST_MARKER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,15 @@ def numbers_in(text: str) -> set[float]:
 def unsupported_figures(answer: str, citations: list[Citation]) -> list[str]:
     """Figures in ``answer`` that no citation supports.
 
-    A figure is supported when it appears in a quote, or when it is a cited
-    measure's number written as 第N条, or the count of citations written as 共N项.
+    A figure is supported when it appears in a quote or a cited document's
+    title, or when it is a cited measure's number written as 第N条, the count of
+    citations written as 共N项 / 以下N条, or the ordinal of a list line ("1. ").
     """
     supported = set()
     for c in citations:
-        supported |= numbers_in(c.quote)
+        supported |= numbers_in(c.quote) | numbers_in(c.doc_title)
     cited_numbers = {float(c.measure_number) for c in citations if c.measure_number is not None}
-    text = answer
+    text = LIST_MARKER.sub(" ", answer)
     for pattern, allowed in ((MEASURE_MENTION, cited_numbers), (COUNT_MENTION, {float(len(citations))})):
         def drop(match: re.Match[str], allowed=allowed) -> str:
             return " " if float(match.group(1)) in allowed else match.group(0)

@@ -8,6 +8,7 @@ message, and no input produces a 500 with a stack trace.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -28,62 +29,70 @@ from assistant.settings import Settings
 log = logging.getLogger("policyqa.api")
 
 
-class BodyLimit:
-    """Pure ASGI middleware: count the bytes as they arrive, refuse past the limit."""
+class BodyGuard:
+    """Pure ASGI middleware, before any route: size limit, then UTF-8 and JSON well-formedness.
+
+    The body is read as it arrives (chunked or not) and refused as soon as it
+    passes the limit (413); a JSON body that is not UTF-8 or not JSON gets a
+    422 that says so. The buffered body is then replayed to the app.
+    """
 
     def __init__(self, app, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await _too_large(send, self.max_bytes)
-        received = 0
-        refused = False
-
-        async def limited_receive():
-            nonlocal received, refused
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await _reply(send, 413, f"request body too large: the limit is {self.max_bytes} bytes")
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    refused = True
-                    raise _BodyTooLarge()
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return await _reply(send, 413, f"request body too large: the limit is {self.max_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body and b"json" in headers.get(b"content-type", b""):
+            try:
+                json.loads(body.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                return await _reply(send, 422, f"the body is not valid UTF-8 (byte {exc.start}): send UTF-8 JSON")
+            except ValueError as exc:
+                return await _reply(send, 422, f"the body is not valid JSON: {exc}")
+        replayed = False
 
-        started = False
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _too_large(send, self.max_bytes)
-        except Exception:
-            if refused and not started:
-                await _too_large(send, self.max_bytes)
-            else:
-                raise
-
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
-async def _too_large(send, limit: int) -> None:
-    body = ('{"detail":"request body too large: the limit is %d bytes"}' % limit).encode()
-    await send({"type": "http.response.start", "status": 413,
+async def _reply(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def get_assistant(request: Request):
+    """The PolicyAssistant loaded in the lifespan (or given to create_app)."""
+    return request.app.state.assistant
+
+
+Assistant = Annotated[object, Depends(get_assistant)]
 
 
 def _describe(errors) -> str:
@@ -116,17 +125,13 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
 
     app = FastAPI(title="Weihai policy Q&A", version="0.1.0", lifespan=lifespan,
                   description="Answers about Weihai's industrial policy with measure-level citations.")
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
 
-    def get_assistant():
-        return holder["assistant"]
-
-    Assistant = Annotated[object, Depends(get_assistant)]
-
+    app.state.assistant = holder["assistant"]
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         return JSONResponse(status_code=422, content={"detail": _describe(exc.errors())})

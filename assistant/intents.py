@@ -35,10 +35,13 @@ DEPARTMENT_LIST = re.compile(r"负责|参与|承担|牵头|管|涉及|职责|有
 LIST_WORDS = re.compile(
     r"哪些(?:措施|条|政策|条款)|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|哪几条|哪几项|所有|全部|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
 )
-LIST_STRIP = re.compile(
-    r"请|帮我|帮忙|列出|列举|给出|一下|所有|全部|都|有|哪些|哪几条|哪几项|几条|几项|措施|政策|条款|内容|条|项|"
-    r"涉及|关于|提到|提及|跟|与|和|同|相关|有关|的|了|是|吗|呢|？|\?|。|，|,|！|!|：|:|、|\s"
-)
+# Words around the subject of a list question (所有跟新能源有关的措施有哪些 → 新能源).
+LIST_WORDS_AROUND = frozenset("""
+请 帮 帮我 帮忙 列出 列举 给出 一下 所有 全部 都 有 哪些 哪几条 哪几项 几条 几项 措施 政策 条款 内容 条目 条 项
+涉及到 涉及 关于 提到 提及 出现 被 跟 与 同 相关 有关 关系 的 了 是 吗 呢 里 里面 中 在 方案 文件 哪
+行动方案 行业 领域 方面 企业 能 可以 找到 支持 直接 一共 总共 分别 各 这个 那些 些 一些 哪里 之中 当中
+""".split())
+LIST_SEPARATORS = frozenset("、 / 和 与 及 以及 或 或者 ， ,".split())
 FOLLOWUP = re.compile(r"^(?:那|那么|还有|另外|再|其他|其它|别的|具体|这|该|它|上述|刚才|上面|前面)|这条|该条|这项|这个|这些|上述|刚才|它的|还有")
 ASK_DEPARTMENT = re.compile(r"哪个部门|哪些部门|什么部门|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|主管部门|归谁|归哪")
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之")
@@ -69,11 +72,27 @@ def measure_numbers(text: str) -> list[int]:
     return numbers
 
 
-def list_topic(question: str) -> str:
-    return LIST_STRIP.sub("", question)
+def list_topic(question: str, words) -> str:
+    """The subject of a list question; alternatives kept apart by 、 (钓具、渔具).
+
+    ``words`` cuts text into words (jieba): the words around the subject are
+    dropped whole, so 能 in 新能源 or 中 in 中小企业 stay.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    for word in [*words(question), "、"]:
+        if word in LIST_SEPARATORS:
+            if current:
+                parts.append("".join(current))
+            current = []
+        elif word not in LIST_WORDS_AROUND and re.search(r"\w", word):
+            current.append(word)
+    return "、".join(parts)
 
 
-def route(question: str, known_departments: list[str], has_history: bool = False) -> Intent:
+def route(question: str, known_departments: list[str], has_history: bool = False, words=None) -> Intent:
+    """``words`` cuts text into words (the index's jieba); by default characters."""
+    words = words or list
     q = question.strip()
     asks_department = bool(ASK_DEPARTMENT.search(q))
     asks_figure = bool(ASK_FIGURE.search(q))
@@ -87,7 +106,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
         if pattern.search(q) and (fact != "count" or re.search(r"措施|任务|条", q)) and (
             fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count") or DOC_WORDS.search(q)
         ):
-            if fact == "count" and LIST_WORDS.search(q) and list_topic(q):
+            if fact == "count" and LIST_WORDS.search(q) and list_topic(q, words):
                 break  # 有几条涉及人工智能 → a list question with a count
             return Intent("docfact", fact=fact, **flags)
 
@@ -99,7 +118,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
         return Intent("department", departments=departments, **flags)
 
     if LIST_WORDS.search(q):
-        topic = list_topic(q)
+        topic = list_topic(q, words)
         if topic:
             return Intent("list", topic=topic, **flags)
 

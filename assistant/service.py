@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from assistant import answers
+from assistant import answers, llm
 from assistant.answers import Evidence
 from assistant.errors import BadQuestion, NotFound, ReindexBusy
 from assistant.intents import Intent, list_topic, measure_numbers, route
@@ -84,8 +84,19 @@ class PolicyAssistant:
         view.sides = RETRIEVERS[retriever]
         return view
 
-    def _search(self, state: "_State", query: str, k: int, filters: SearchFilters | None = None) -> list[MeasureHit]:
-        return state.index.searcher.search(query, k=k, filters=filters, sides=self.sides)
+    def _search(self, state: "_State", query: str, k: int, filters: SearchFilters | None = None,
+                vector=None) -> list[MeasureHit]:
+        return state.index.searcher.search(query, k=k, filters=filters, sides=self.sides, vector=vector)
+
+    def _in_scope(self, state: "_State", query: str, vector) -> bool:
+        """Does the corpus answer ``query``? Judged on the best hybrid hit (see relevance.py)."""
+        searcher = state.index.searcher
+        best = searcher.search(query, k=1, vector=vector)
+        if not best:
+            return False
+        measure = state.measure(best[0].doc_id, best[0].measure_key)
+        features = self.relevance.features(searcher, query, vector, best[0], measure.title + measure.text)
+        return not self.relevance.refuse(features)
 
     def reindex(self) -> str:
         """Rebuild from the corpus folder; queries keep using the old index meanwhile."""
@@ -144,7 +155,7 @@ class PolicyAssistant:
         """Every measure matching ``query`` (not cut at top-k): for hotline staff."""
         query = _clean(query)
         state = self._state
-        matches = self._matching_measures(state, list_topic(query) or query)
+        matches = self._matching_measures(state, list_topic(query, state.index.searcher.tokenizer.words) or query)
         return [measure_out(d, m) for d, m in matches]
 
     def _evidence(self, state: _State, hit: MeasureHit) -> Evidence:
@@ -156,28 +167,47 @@ class PolicyAssistant:
         return Evidence(document, measure, sentences or _body(measure)[:1], hit.score)
 
     def _matching_measures(self, state: _State, topic: str) -> list[tuple[Document, Measure]]:
-        """Measures whose text holds the topic; else all its words; else confident search hits."""
-        topic_n = normalize_text(topic)
+        """Every measure whose text names the topic (any of its 、-alternatives).
+
+        Falls back to measures holding all the words of an alternative, then to
+        the search hits close to the best one when the topic is in scope at all.
+        """
+        alternatives = [normalize_text(a) for a in topic.split("、") if a.strip()]
         pairs = [(d, m) for d in state.load.documents for m in d.measures]
         texts = {id(m): normalize_text(m.title + m.text) for _, m in pairs}
-        exact = [(d, m) for d, m in pairs if topic_n and topic_n in texts[id(m)]]
+        exact = [(d, m) for d, m in pairs if any(a in texts[id(m)] for a in alternatives)]
         if exact:
             return exact
-        words = [w for w in state.index.searcher.tokenizer(topic) if len(w) > 1 or not w.isascii()]
-        if words:
-            every = [(d, m) for d, m in pairs if all(w in texts[id(m)] for w in words)]
-            if every:
-                return every
-        hits = self._search(state, topic, k=10)
-        confident = [h for h in hits if self.relevance.confident(h)]
-        return [(state.document(h.doc_id), state.measure(h.doc_id, h.measure_key)) for h in confident]
+        words = [[w for w in state.index.searcher.tokenizer.words(a) if len(w) > 1] for a in alternatives]
+        every = [(d, m) for d, m in pairs if any(ws and all(w in texts[id(m)] for w in ws) for ws in words)]
+        if every:
+            return every
+        query = topic.replace("、", " ")
+        vector = state.index.searcher.encode(query)
+        if not self._in_scope(state, query, vector):
+            return []
+        hits = self._search(state, query, k=10, vector=vector)
+        kept = [h for h in hits if self.relevance.keep_with(h, hits[0])] if hits else []
+        return [(state.document(h.doc_id), state.measure(h.doc_id, h.measure_key)) for h in kept]
 
     # -- asking ----------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, top_k: int | None = None) -> AskResponse:
+        response = self._ask(question, history, top_k)
+        if self.settings.llm_enabled and response.found and response.citations:
+            result = llm.rewrite(llm.LLMConfig(self.settings.llm_base_url, self.settings.llm_model,
+                                               self.settings.llm_api_key, self.settings.llm_timeout),
+                                 _clean(question), response.answer, response.citations)
+            if result.answer is not None:
+                return response.model_copy(update={"answer": result.answer, "answer_source": "llm"})
+            self.say(f"LLM answer not used ({result.reason}); serving the extractive answer")
+        return response
+
+    def _ask(self, question: str, history: list[dict] | None = None, top_k: int | None = None) -> AskResponse:
         question = _clean(question)
         history = [dict(t) if isinstance(t, dict) else t.model_dump() for t in (history or [])]
         state = self._state
-        intent = route(question, state.departments, has_history=any(t["role"] == "user" for t in history))
+        intent = route(question, state.departments, has_history=any(t["role"] == "user" for t in history),
+                       words=state.index.searcher.tokenizer.words)
         handler = {
             "measure": self._ask_measure, "department": self._ask_department, "list": self._ask_list,
             "docfact": self._ask_docfact, "followup": self._ask_followup,
@@ -229,10 +259,11 @@ class PolicyAssistant:
         matches = self._matching_measures(state, intent.topic)
         if not matches:
             return self._refusal(intent="list")
-        topic_n = normalize_text(intent.topic)
+        alternatives = [normalize_text(a) for a in intent.topic.split("、") if a]
         citations, rows = [], []
         for document, measure in matches:
-            sentence = next((s for s in _body(measure) if topic_n and topic_n in normalize_text(s.text)), None)
+            sentence = next((s for s in _body(measure) if any(a in normalize_text(s.text) for a in alternatives)),
+                            None)
             sentence = sentence or (_body(measure)[:1] or [None])[0]
             quote = sentence.text if sentence else measure.title
             citations.append(answers.citation(Evidence(document, measure, [sentence] if sentence else [], 1.0),
@@ -318,9 +349,9 @@ class PolicyAssistant:
             evidence = [_figure_evidence(e, state.index.searcher, question) for e in evidence]
             evidence = [e for e in evidence if any(_has_target(e.measure, s) for s in e.sentences)] or evidence
         if intent.asks_more:
-            extra = self._search(state, previous + " " + question, k=2,
-                                                filters=SearchFilters(exclude=allowed))
-            evidence += [self._evidence(state, h) for h in extra if self.relevance.confident(h)][:1]
+            extra = self._search(state, previous + " " + question, k=1, filters=SearchFilters(exclude=allowed))
+            if extra and extra[0].score >= self.relevance.keep_ratio * (hits[0].score if hits else 0):
+                evidence.append(self._evidence(state, extra[0]))
         evidence = evidence[:max(top_k, 1)]
         answer = answers.retrieval_answer(evidence, figure_lines=_figure_lines(evidence) if intent.asks_figure else None)
         return AskResponse(answer=answer, found=True, intent="followup",
@@ -334,8 +365,8 @@ class PolicyAssistant:
                 found = [(d, m) for d in state.load.documents for m in d.measures if m.number in numbers]
                 if found:
                     return found[:3]
-            if turn["role"] == "user":
-                inner = self.ask(turn["content"])
+            if turn["role"] == "user" and turn["content"].strip():
+                inner = self._ask(turn["content"])
                 pairs = []
                 for c in inner.citations:
                     document = state.document(c.doc_id)
@@ -348,8 +379,9 @@ class PolicyAssistant:
 
     def _ask_search(self, state, question, intent: Intent, history, top_k) -> AskResponse:
         searcher = state.index.searcher
-        hits = self._search(state, question, k=max(top_k, 1))
-        if not hits or not self.relevance.confident(hits[0]):
+        vector = searcher.encode(question)
+        hits = self._search(state, question, k=max(top_k, 1), vector=vector)
+        if not hits or not self._in_scope(state, question, vector):
             return self._refusal(intent="search")
         kept = [hits[0]] + [h for h in hits[1:] if self.relevance.keep_with(h, hits[0])]
         evidence = [self._evidence(state, h) for h in kept]
