@@ -1,0 +1,81 @@
+"""The `policyqa` command, run in-process against the session's data folder."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from assistant.cli import main
+
+
+def test_measures_json_is_the_api_body(capsys, settings, assistant):
+    assert main(["measures", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    with TestClient(create_app(settings, assistant=assistant, with_ui=False)) as client:
+        assert printed == client.get("/api/measures").json()
+
+
+def test_measures_listing(capsys):
+    assert main(["measures"]) == 0
+    out = capsys.readouterr().out
+    assert "威政办字〔2026〕10号" in out
+    assert " 13. 强化产供衔接  ——  市工业和信息化局、市交通运输局、市商务局、威海海关" in out
+    assert "保障措施" in out
+
+
+def test_ask_json(capsys, assistant):
+    assert main(["ask", "第9条讲什么", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["intent"] == "measure"
+    assert body["citations"][0]["measure_number"] == 9
+
+
+def test_ask_text_shows_sources(capsys, assistant):
+    assert main(["ask", "贷款难怎么办？"]) == 0
+    out = capsys.readouterr().out
+    assert "第14条「强化金融助力」" in out
+    assert "出处：" in out
+
+
+def test_search(capsys, assistant):
+    assert main(["search", "智能工厂", "--k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. 第9条「加力推进智改数转网联」 score")
+    assert main(["search", "智能工厂", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["measure_number"] == 9
+
+
+def test_index_builds_a_new_version(capsys, assistant, tmp_path, monkeypatch):
+    monkeypatch.setenv("POLICYQA_HOME", str(tmp_path))
+    assert main(["index"]) == 0
+    out = capsys.readouterr().out
+    assert "1 document(s), 22 measures" in out and "flat FAISS" in out
+
+
+def test_missing_corpus_is_one_clear_line(capsys, tmp_path):
+    assert main(["measures", "--corpus", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: corpus folder") and "does not exist" in err
+    assert "Traceback" not in err
+
+
+def test_empty_question_is_one_clear_line(capsys, assistant):
+    assert main(["ask", "   "]) == 2
+    assert "the question is empty" in capsys.readouterr().err
+
+
+def test_bad_question_file_names_the_line(capsys, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "type": "keyword", "question": "贷款", "gold_measures": [14], '
+                         '"should_find": true}\n{"id": "b", \n', encoding="utf-8")
+    assert main(["eval", "--questions", str(questions)]) == 2
+    err = capsys.readouterr().err
+    assert "line 2" in err and "Traceback" not in err
+
+
+def test_feedback_export_without_feedback(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("POLICYQA_HOME", str(tmp_path))
+    assert main(["feedback", "export"]) == 0
+    assert "no feedback yet" in capsys.readouterr().err
