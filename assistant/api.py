@@ -202,6 +202,7 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
 
     if with_ui:
         from ui.app import mount_ui
+        from ui.feedback import FeedbackStore
 
-        mount_ui(app, holder, settings)
+        mount_ui(app, lambda: app.state.assistant, FeedbackStore(settings.feedback_db))  # creates its folder
     return app

@@ -22,7 +22,8 @@ SAFEGUARDS = re.compile(r"保障措施")
 
 DOC_FACTS = {
     "doc_number": re.compile(r"文号|发文字号|文件号|字号|编号"),
-    "issued_on": re.compile(r"印发日期|发布日期|发文日期|成文日期|什么时候(?:印发|发布|出台|下发|发的)|哪天(?:印发|发布)|何时(?:印发|发布)|日期"),
+    "issued_on": re.compile(r"印发日期|发布日期|发文日期|成文日期|印发时间|发布时间|出台时间|什么时候(?:印发|发布|出台|下发|发的)"
+                            r"|哪天(?:印发|发布|出台)|何时(?:印发|发布|出台)|(?:哪天|哪一天|什么时间|何时)(?:印发|发布|出台)的?|日期"),
     "issuer": re.compile(r"发文机关|发文单位|发布单位|印发单位|哪个(?:单位|部门|机关)(?:印发|发布|发的)|谁(?:印发|发布|发的)"),
     "count": re.compile(r"(?:多少|几)(?:条|项|个)(?:措施|任务)?|(?:措施|任务)(?:一共|总共|共)?有?(?:多少|几)"),
     "title": re.compile(r"文件(?:名称|标题|全称)|叫什么(?:文件|名字)|(?:标题|名称|全称)是什么"),
@@ -105,6 +106,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     for fact, pattern in DOC_FACTS.items():
         if pattern.search(q) and (fact != "count" or re.search(r"措施|任务|条", q)) and (
             fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count") or DOC_WORDS.search(q)
+            or (fact == "issued_on" and re.search(r"印发|发布|发文|成文|出台", q))
         ):
             if fact == "count" and LIST_WORDS.search(q) and list_topic(q, words):
                 break  # 有几条涉及人工智能 → a list question with a count

@@ -353,7 +353,8 @@ class PolicyAssistant:
             if extra and extra[0].score >= self.relevance.keep_ratio * (hits[0].score if hits else 0):
                 evidence.append(self._evidence(state, extra[0]))
         evidence = evidence[:max(top_k, 1)]
-        answer = answers.retrieval_answer(evidence, figure_lines=_figure_lines(evidence) if intent.asks_figure else None)
+        answer = answers.retrieval_answer(
+            evidence, figure_lines=_figure_lines(evidence, state.index.searcher, question) if intent.asks_figure else None)
         return AskResponse(answer=answer, found=True, intent="followup",
                            citations=[answers.citation(e) for e in evidence])
 
@@ -388,13 +389,13 @@ class PolicyAssistant:
         if intent.asks_figure:
             evidence = [_figure_evidence(e, searcher, question) for e in evidence]
         answer = answers.retrieval_answer(
-            evidence, figure_lines=_figure_lines(evidence[:1]) if intent.asks_figure else None,
+            evidence, figure_lines=_figure_lines(evidence, searcher, question) if intent.asks_figure else None,
             department_first=intent.asks_department)
         return AskResponse(answer=answer, found=True, intent="search", citations=[answers.citation(e) for e in evidence])
 
     def _refusal(self, intent: str) -> AskResponse:
-        titles = "、".join(f"《{d.title}》" for d in self._state.load.documents[:3])
-        titles = answers.NUMBER.sub("", titles).replace("年", "年度") if answers.NUMBER.search(titles) else titles
+        # Without the year: a refusal cites nothing, so it states no figure at all.
+        titles = "、".join(re.sub(r"\s*\d+\s*年\s*", "", d.title) for d in self._state.load.documents[:3])
         answer = ("抱歉，已收录的政策文件中没有找到与这个问题相关的内容，无法据此回答。"
                   f"目前收录的是{titles}，内容涵盖：{COVERAGE}等方面。如需其他政策，请咨询相关主管部门。")
         return AskResponse(answer=answer, found=False, intent="refusal", citations=[])
@@ -429,13 +430,19 @@ def _figure_evidence(evidence: Evidence, searcher, question: str) -> Evidence:
     return Evidence(evidence.document, evidence.measure, sorted(chosen, key=lambda s: s.start), evidence.score)
 
 
-def _figure_lines(evidence: list[Evidence]) -> list[str]:
-    lines = []
-    for e in evidence:
-        for s in e.sentences[:1]:
-            for t in e.measure.targets:
-                if s.start <= t.start < s.end:
-                    lines.append(f"{t.phrase}")
+def _figure_lines(evidence: list[Evidence], searcher, question: str) -> list[str]:
+    """The targets a 多少/几家 question asks about, per measure: those sharing most words with it."""
+    words = set(searcher.tokenizer(question))
+    lines: list[str] = []
+    for rank, e in enumerate(evidence):
+        scored = [(len(words & set(searcher.tokenizer(t.phrase))), t.phrase)
+                  for s in e.sentences for t in e.measure.targets if s.start <= t.start < s.end]
+        if not scored:
+            continue
+        best = max(overlap for overlap, _ in scored)
+        if best == 0 and rank > 0:
+            continue  # only the best measure's figures are shown when none matches the question
+        lines.extend(phrase for overlap, phrase in scored if overlap == best)
     return list(dict.fromkeys(lines))[:4]
 
 
