@@ -212,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="print build time, latency, throughput and memory figures")
     p.add_argument("--corpus")
-    p.add_argument("--requests", type=int, default=200)
+    p.add_argument("--requests", type=int, default=200, help="POST /api/ask requests per HTTP load (default 200)")
+    p.add_argument("--home", help="data folder (default: a temporary one, deleted afterwards)")
+    p.add_argument("--scale", type=int, default=100_000, help="chunks in the synthetic scale test (default 100000)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("feedback", help="feedback given in the UI")

@@ -74,15 +74,17 @@ def test_answer_html_escapes_answer_quote_and_measure_fields():
         found=True,
         intent="search",
         citations=[
-            _citation(measure_title=EVIL, section=EVIL, departments=[EVIL], quote=EVIL, doc_title=EVIL),
+            _citation(measure_title=EVIL, section=f"部分{EVIL}", departments=[EVIL], quote=EVIL, doc_title=EVIL),
         ],
     )
     out = render.answer_html(response, lambda *_: _measure(number=9, text=f"前{EVIL}后", departments=[EVIL]))
     assert "<img" not in out
-    assert out.count("&lt;img src=x onerror=alert(1)&gt;") >= 5
+    assert out.count("&lt;img src=x onerror=alert(1)&gt;") == 5  # answer, title, section, department, full text
     assert "<mark>&lt;img src=x onerror=alert(1)&gt;</mark>" in out
     assert "第二行" in out and "<br>" in out
     assert "\n" not in out  # one raw HTML block for the chatbot's Markdown renderer
+    unknown = render.answer_html(response, lambda *_: None)  # then the document and the quote are shown
+    assert "<img" not in unknown and unknown.count("&lt;img src=x onerror=alert(1)&gt;") == 6
 
 
 def test_answer_html_one_card_per_measure_with_all_its_quotes():
@@ -96,11 +98,55 @@ def test_answer_html_one_card_per_measure_with_all_its_quotes():
             _citation(quote="第二句。"),
         ],
     )
-    out = render.answer_html(response, lambda *_: None)  # measure unknown: card without full text
+    out = render.answer_html(response, lambda *_: None)  # measure unknown: the quotes, no full text
     assert out.count('class="pq-card"') == 2
     assert out.index("第9条") < out.index("第14条")
     assert out.count('<blockquote class="pq-quote">') == 3
     assert "<details" not in out
+
+
+def test_cards_mark_the_quotes_in_the_full_text_instead_of_repeating_them():
+    text = "加力推进。第一句，有2家。第二句。第三句。（市工业和信息化局负责）"
+    response = AskResponse(
+        answer="根据第9条「加力推进」（责任单位：市工业和信息化局）：\n“第一句，有2家。”\n“第三句。”",
+        found=True,
+        intent="search",
+        citations=[_citation(quote="第一句，有2家。第三句。"), _citation(quote="不在原文中的一句。")],
+    )
+    asked = []
+
+    def get_measure(*args):
+        asked.append(args)
+        return _measure(number=9, title="加力推进", section="三、促进实数深度融合", text=text,
+                        departments=["市工业和信息化局"])
+
+    out = render.answer_html(response, get_measure)
+    assert asked == [("d", 9, "加力推进智改数转网联")]
+    assert out.count("第一句，有2家。") == 2  # the answer text, and marked in the full text; no third copy
+    assert "<mark>第一句，有2家。</mark>第二句。<mark>第三句。</mark>" in out
+    assert '<details class="pq-full"><summary>查看原文（引用句已标黄）</summary>' in out
+    assert out.count('<blockquote class="pq-quote">') == 1 and "不在原文中的一句。</blockquote>" in out
+    assert '<div class="pq-sources-head">依据</div>' in out
+
+
+def test_a_long_list_of_cards_folds_under_one_line():
+    citations = [_citation(measure_number=n, measure_title=f"措施{n}", quote=f"（第{n}条）") for n in range(1, 23)]
+    response = AskResponse(answer="市工业和信息化局负责或参与的措施共22项：", found=True, intent="department",
+                           citations=citations)
+    out = render.answer_html(response, lambda *_: None)
+    assert out.count('class="pq-card"') == 22
+    assert '<details class="pq-sources"><summary>依据：这 22 条措施的责任单位和原文</summary>' in out
+    three = render.answer_html(response.model_copy(update={"citations": citations[:render.OPEN_CARDS]}), lambda *_: None)
+    assert '<details class="pq-sources">' not in three and three.count('class="pq-card"') == render.OPEN_CARDS
+
+
+def test_a_citation_of_the_documents_facts_shows_its_quote_and_no_departments():
+    cite = _citation(measure_number=None, measure_title="文件信息", section="", departments=[],
+                     quote="威政办字〔2026〕10 号", doc_title="威海市行动方案")
+    out = render.answer_html(AskResponse(answer="文号：威政办字〔2026〕10号。", found=True, intent="docfact",
+                                         citations=[cite]), lambda *_: None)
+    assert "《威海市行动方案》" in out and "威政办字〔2026〕10 号</blockquote>" in out
+    assert "责任单位" not in out and "第None条" not in out
 
 
 def test_unnumbered_measure_has_no_number_and_a_transfer_line():
@@ -113,7 +159,7 @@ def test_unnumbered_measure_has_no_number_and_a_transfer_line():
 
 def test_transfer_line_and_department_choices():
     fake = FakeAssistant()
-    nine = fake.measure(fake.measures[0].doc_id, 9)
+    nine = fake.measure(fake.measures[0].doc_id, "9")
     assert render.transfer_line(nine) == "转办：第9条「加力推进智改数转网联」，责任单位：市工业和信息化局、市农业农村局"
     choices = render.department_choices(
         [
@@ -128,14 +174,14 @@ def test_transfer_line_and_department_choices():
 
 def test_measure_list_lists_everything_and_escapes_the_heading():
     fake = FakeAssistant()
-    out = render.measure_list_html(f"与「{EVIL}」相关的措施：共 3 条", fake.measures)
-    assert out.count('class="pq-card"') == 3
+    out = render.measure_list_html(f"与「{EVIL}」相关的措施：共 4 条", fake.measures)
+    assert out.count('class="pq-card"') == 4
     assert "<img" not in out
 
 
 def test_documents_html():
     out = render.documents_html(FakeAssistant().documents())
-    for fact in ("威政办字〔2026〕10号", "2026-05-16", "威海市人民政府办公室", "3 项"):
+    for fact in ("威政办字〔2026〕10号", "2026-05-16", "威海市人民政府办公室", "4 项（编号措施 3 条，另有 1 项未编号部分）"):
         assert fact in out
 
 
@@ -146,12 +192,12 @@ def test_ask_handler_passes_raw_history_not_html():
     from ui.app import _Handlers
 
     fake = FakeAssistant()
-    h = _Handlers(fake, None)
+    h = _Handlers(lambda: fake, None)
     chat, history, last, box, _ = h.ask("智能工厂有哪些支持？", [], [])
     chat, history, last, box, _ = h.ask("牵头部门是哪个？", chat, history)
     assert fake.calls[1][1][0] == {"role": "user", "content": "智能工厂有哪些支持？"}
     assert fake.calls[1][1][1]["role"] == "assistant" and "<" not in fake.calls[1][1][1]["content"]
-    assert "接上一问" in chat[-1]["content"]
+    assert "第9条「加力推进智改数转网联」的责任单位：市工业和信息化局、市农业农村局" in chat[-1]["content"]
     assert len(history) == 4 and box == ""
     assert last["question"] == "牵头部门是哪个？"
 
@@ -160,10 +206,10 @@ def test_ask_handler_shows_assistant_errors_in_the_chat():
     from ui.app import _Handlers
 
     class Broken(FakeAssistant):
-        def ask(self, question, history=None):
+        def ask(self, question, history=None, top_k=None):
             raise RuntimeError("索引未建立，请先运行 policyqa index")
 
-    chat, history, last, _, _ = _Handlers(Broken(), None).ask("问题", [], [])
+    chat, history, last, _, _ = _Handlers(Broken, None).ask("问题", [], [])
     assert "索引未建立" in chat[-1]["content"] and last is None and history == []
 
 
@@ -171,7 +217,8 @@ def test_vote_handler_needs_an_answer_and_votes_once(tmp_path):
     from ui.app import _Handlers
 
     store = FeedbackStore(tmp_path / "f.sqlite")
-    h = _Handlers(FakeAssistant(), store)
+    fake = FakeAssistant()
+    h = _Handlers(lambda: fake, store)
     assert "请先提问" in h.vote("up", None, "")[0]
     _, _, last, _, _ = h.ask("贷款难怎么办？", [], [])
     status, comment, last = h.vote("down", last, "  不够具体 ")
@@ -195,7 +242,8 @@ def test_api_routes_keep_working_after_the_ui_is_mounted(tmp_path):
     def health():
         return {"status": "ok"}
 
-    mount_ui(app, FakeAssistant(), FeedbackStore(tmp_path / "f.sqlite"))
+    fake = FakeAssistant()
+    mount_ui(app, lambda: fake, FeedbackStore(tmp_path / "f.sqlite"))
     with TestClient(app) as client:
         assert client.get("/api/ping").json() == {"ok": True}
         assert client.get("/health").json() == {"status": "ok"}
@@ -206,66 +254,87 @@ def test_api_routes_keep_working_after_the_ui_is_mounted(tmp_path):
 
 
 def test_build_ui_does_not_touch_the_assistant():
-    class Untouchable:
-        def __getattr__(self, name):
-            raise AssertionError(f"build_ui called assistant.{name} before any page loaded")
+    def not_yet():
+        raise AssertionError("build_ui asked for the assistant before any page loaded")
 
-    demo = build_ui(Untouchable())
+    demo = build_ui(not_yet)
     assert demo.title == "威海市工业经济政策问答"
+
+
+def test_the_chat_is_never_sent_back_to_the_server():
+    """A few long answers would pass the app's 64 KiB limit on request bodies (BodyGuard)."""
+    import gradio as gr
+
+    demo = build_ui(lambda: None)
+    chatbots = [b for b in demo.blocks.values() if isinstance(b, gr.Chatbot)]
+    assert len(chatbots) == 1
+    events = list(demo.fns.values())
+    assert any(chatbots[0] in fn.outputs for fn in events)
+    assert not any(chatbots[0] in fn.inputs for fn in events)
+
+
+def test_create_app_mounts_the_ui_with_a_feedback_file_in_the_home(tmp_path):
+    from assistant.api import create_app
+    from assistant.settings import Settings
+
+    home = tmp_path / "not-yet-there"
+    app = create_app(Settings(home=home), assistant=FakeAssistant())
+    assert (home / "feedback.sqlite3").exists()
+    with TestClient(app) as client:
+        assert client.get("/").status_code == 200
+        assert client.get("/config").json()["title"] == "威海市工业经济政策问答"
+        assert client.get("/api/departments").json()["departments"][0]["name"] == "市工业和信息化局"
 
 
 def test_measure_list_names_the_document_when_given_titles():
     fake = FakeAssistant()
-    out = render.measure_list_html("共 3 条", fake.measures, {fake.measures[0].doc_id: f"另一文件{EVIL}"})
-    assert out.count("《另一文件&lt;img src=x onerror=alert(1)&gt;》") == 3
-    assert "《" not in render.measure_list_html("共 3 条", fake.measures)
+    out = render.measure_list_html("共 4 条", fake.measures, {fake.measures[0].doc_id: f"另一文件{EVIL}"})
+    assert out.count("《另一文件&lt;img src=x onerror=alert(1)&gt;》") == 4
+    assert "《" not in render.measure_list_html("共 4 条", fake.measures)
 
 
-# --- the shapes the service and the API pass in ---------------------------------------------
+# --- the assistant, as create_app hands it over ----------------------------------------------
 
 
-class KeyedAssistant(FakeAssistant):
-    """measure(doc_id, key) as assistant.service.PolicyAssistant has it: key is the number or a
-    title, and an unknown measure raises assistant.errors.NotFound."""
-
-    def measure(self, doc_id, key):
-        from assistant.errors import NotFound
-
-        for m in self.measures:
-            if m.doc_id == doc_id and (str(m.number) == str(key) or m.title == key):
-                return m
-        raise NotFound(f"no measure {key!r} in {doc_id}")
-
-
-def test_handlers_accept_a_holder_filled_later_and_the_services_measure_signature(tmp_path):
+def test_handlers_ask_the_getter_on_every_event(tmp_path):
     import gradio as gr
 
     from ui.app import _Handlers
 
-    holder = {"assistant": None}
-    h = _Handlers(holder, None)
+    current = {"assistant": None}  # as app.state.assistant before the lifespan has run
+    h = _Handlers(lambda: current["assistant"], None)
     with pytest.raises(gr.Error, match="正在载入"):
         h.search("贷款")
 
-    holder["assistant"] = KeyedAssistant()
+    fake = current["assistant"] = FakeAssistant()
     chat, *_ = h.ask("智能工厂有哪些支持？", [], [])
     assert "<details" in chat[-1]["content"]  # the full text was fetched through measure(doc_id, "9")
-    doc_id = holder["assistant"].measures[0].doc_id
-    detail, transfer = h.detail(json.dumps([doc_id, 15, "四、优化协同推进机制，提升产业综合竞争力", "强化人才支撑"]))
+    detail, transfer = h.detail(json.dumps([fake.measures[0].doc_id, 15, "强化人才支撑"]))
     assert transfer.startswith("转办：第15条「强化人才支撑」")
-    assert "没有找到" in h.detail('["nope", 99, "", "x"]')[0]
+    detail, transfer = h.detail(json.dumps([fake.measures[0].doc_id, None, "保障措施"]))  # by title
+    assert transfer == "转办：「保障措施」，责任单位：市工业和信息化局、市司法局、市应急局"
+    assert "没有找到" in h.detail('["nope", 99, "x"]')[0]
 
 
-def test_feedback_store_can_be_given_as_settings(tmp_path):
-    from types import SimpleNamespace
+def test_department_filter_lists_unnumbered_measures_too():
+    from ui.app import _Handlers
 
-    from ui.app import _feedback_store
+    fake = FakeAssistant()
+    listing, query, section = _Handlers(lambda: fake, None).by_department("市工业和信息化局")
+    assert "市工业和信息化局：共负责 4 条措施" in listing and "未能载入" not in listing
+    assert listing.count('class="pq-card"') == 4 and "转办：「保障措施」" in listing
+    assert (query, section) == ("", None)
 
-    store = _feedback_store(SimpleNamespace(feedback_db=tmp_path / "home" / "feedback.sqlite3"))
-    assert isinstance(store, FeedbackStore) and (tmp_path / "home" / "feedback.sqlite3").exists()
-    assert _feedback_store(None) is None
-    with pytest.raises(TypeError, match="FeedbackStore"):
-        _feedback_store("feedback.sqlite")
+
+def test_searching_a_departments_short_name_lists_what_it_is_responsible_for():
+    from ui.app import _Handlers
+
+    fake = FakeAssistant()
+    h = _Handlers(lambda: fake, None)
+    listing, _, _ = h.search("工信局")  # no measure's text says 工信局; the parentheses say 工业和信息化局
+    assert "市工业和信息化局：共负责 4 条措施" in listing
+    listing, _, _ = h.search("人才")
+    assert "与「人才」相关的措施：共 1 条" in listing and "第15条" in listing
 
 
 def test_a_quote_of_non_adjacent_sentences_is_shown_and_marked_sentence_by_sentence():
@@ -274,7 +343,7 @@ def test_a_quote_of_non_adjacent_sentences_is_shown_and_marked_sentence_by_sente
     assert render.quote_parts(text, quote) == ["第一句，有2家。", "第三句，达到98%。"]
     assert render.highlight(text, [quote]) == "标题。<mark>第一句，有2家。</mark>第二句。<mark>第三句，达到98%。</mark>尾句。"
     card = render.citation_card(_citation(quote=quote), [quote], _measure(number=9, text=text), show_doc=False)
-    assert card.count('<blockquote class="pq-quote">') == 2
+    assert "<blockquote" not in card and card.count("<mark>") == 2
     assert render.quote_parts(text, "不在文中。也不在。") == ["不在文中。也不在。"]
 
 

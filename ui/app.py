@@ -1,28 +1,32 @@
 """The Gradio front end: 政策问答 (chat), 政策查询 (lookup for hotline staff), 文件信息.
 
-``build_ui(assistant)`` makes the Blocks; ``mount_ui(app, assistant, store)``
-mounts them at "/" on the FastAPI app, after the API routes. The assistant is
-duck-typed: ask / lookup / documents / measure / departments (see
-assistant.models for the shapes); it may also be given as a zero-argument
-callable or a mapping {"assistant": ...} filled in later (in the app's
-lifespan), since nothing is asked of it until a page loads. The HTML comes from
-ui.render, which escapes every string taken from a question or a document.
+``build_ui(get_assistant, feedback)`` makes the Blocks; ``mount_ui(app,
+get_assistant, feedback)`` mounts them at "/" on the FastAPI app, after the API
+routes. ``get_assistant`` is called on every event, never while building, so the
+assistant can be loaded later, in the app's lifespan (assistant/api.py passes
+``lambda: app.state.assistant``). The assistant offers what ``Assistant`` below
+lists (assistant.service.PolicyAssistant; tests/fake_assistant.py for fast
+tests). The HTML comes from ui.render, which escapes every string taken from a
+question or a document.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from typing import Protocol
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: it phones home otherwise
 
 import gradio as gr  # noqa: E402
 
 from assistant.errors import NotFound  # noqa: E402
-from assistant.models import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MeasureOut  # noqa: E402
+from assistant.models import (  # noqa: E402
+    MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, AskResponse, DepartmentOut, DocumentOut, MeasureOut,
+)
+from corpus.departments import alias_table  # noqa: E402
 from ui import render  # noqa: E402
 from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore  # noqa: E402
 
@@ -63,17 +67,23 @@ CSS = """
 .pq-head { font-weight: 600; font-size: 1.05em; margin-bottom: 4px; }
 .pq-num { display: inline-block; background: var(--color-accent); color: white; border-radius: 4px;
           padding: 0 6px; margin-right: 6px; font-size: 0.9em; }
-.pq-field { display: flex; flex-wrap: wrap; gap: 2px 8px; margin: 3px 0; font-size: 0.95em; }
-.pq-key { color: var(--body-text-color-subdued); white-space: nowrap; min-width: 4.5em; }
-.pq-val { flex: 1 1 12em; min-width: 0; }
+.pq-field { display: grid; grid-template-columns: 4.5em minmax(0, 1fr); gap: 8px; margin: 3px 0; font-size: 0.95em; }
+.pq-key { color: var(--body-text-color-subdued); white-space: nowrap; }
+.pq-val { min-width: 0; }
+.pq-sources { margin-top: 12px; }
+.pq-sources-head { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.pq-sources-head + .pq-cards { margin-top: 4px; }
+details.pq-sources > summary { cursor: pointer; color: var(--link-text-color, var(--color-accent)); }
 .pq-dept { display: inline-block; background: var(--color-accent-soft); border-radius: 4px;
            padding: 0 6px; margin: 0 4px 2px 0; }
-.pq-targets { margin: 0; padding-left: 1.2em; }
+.pq-targets { margin: 0; padding-left: 1.1em; }
+.pq-targets li { margin: 0 !important; padding: 0; }
 .pq-quote { margin: 6px 0; padding: 4px 10px; border-left: 3px solid #f2c94c;
             background: var(--background-fill-secondary); font-size: 0.95em; }
 .pq-full summary { cursor: pointer; color: var(--link-text-color, var(--color-accent)); margin-top: 4px; }
 .pq-text { margin-top: 4px; font-size: 0.95em; line-height: 1.7; }
 .pq-card mark { background: #ffe58f; color: #1f2937; padding: 0 1px; }
+.pq-text-open { margin-top: 8px; padding-top: 8px; border-top: 1px dashed var(--border-color-primary); }
 .pq-transfer { margin-top: 6px; padding: 4px 8px; background: var(--background-fill-secondary);
                border-radius: 4px; font-size: 0.95em; user-select: all; }
 .pq-list-head { font-weight: 600; margin: 4px 0; }
@@ -84,57 +94,41 @@ CSS = """
   .gradio-container { padding: 0 6px !important; }
   .pq-header h1 { font-size: 1.2rem; }
   .pq-header .pq-tagline { display: none; }
+  /* a text box takes the whole line, its buttons share the next one */
+  .pq-inputrow > .form { flex: 1 1 100% !important; min-width: 100% !important; }
+  .pq-inputrow > button { flex: 1 1 0 !important; margin-bottom: 0; }
 }
 """
 
 
-def _assistant_provider(assistant) -> Callable[[], object]:
-    """A function returning the assistant, given it, a callable, or a mapping {"assistant": ...}."""
-    if isinstance(assistant, Mapping):
-        return lambda: _loaded(assistant.get("assistant"))
-    if callable(assistant) and not hasattr(assistant, "ask"):
-        return lambda: _loaded(assistant())
-    return lambda: assistant
+class Assistant(Protocol):
+    """What the UI asks of the answering engine (assistant.service.PolicyAssistant)."""
+
+    def ask(self, question: str, history: list[dict] | None = None) -> AskResponse: ...
+    def lookup(self, query: str) -> list[MeasureOut]: ...  # every matching measure, never cut
+    def documents(self) -> list[DocumentOut]: ...
+    def departments(self) -> list[DepartmentOut]: ...
+    def measure(self, doc_id: str, key: str) -> MeasureOut: ...  # key: number, or title; raises NotFound
 
 
-def _loaded(assistant):
-    if assistant is None:
-        raise gr.Error("系统正在载入政策文件和索引，请稍后刷新页面。")
-    return assistant
-
-
-def _takes_section(measure_method) -> bool:
-    """measure(doc_id, number, section) as the UI brief has it, or measure(doc_id, key) where key
-    is the number or, for an unnumbered section, its title (assistant.service.PolicyAssistant)."""
-    try:
-        parameters = inspect.signature(measure_method).parameters
-    except (TypeError, ValueError):
-        return True
-    return "section" in parameters or len(parameters) >= 3
-
-
-def _feedback_store(value) -> FeedbackStore | None:
-    """A FeedbackStore, None (feedback hidden), or settings with a ``feedback_db`` path."""
-    if value is None or isinstance(value, FeedbackStore):
-        return value
-    path = getattr(value, "feedback_db", None)
-    if path is None:
-        raise TypeError(
-            f"feedback_store must be a FeedbackStore, None or settings with .feedback_db, not {type(value).__name__}"
-        )
-    return FeedbackStore(path)
+def measure_key(number: int | None, title: str) -> str:
+    """How ``Assistant.measure`` names a measure: its number, or the title of an unnumbered one (保障措施)."""
+    return str(number) if number is not None else title
 
 
 class _Handlers:
-    """The event handlers, bound to one assistant and one (optional) feedback store."""
+    """The event handlers, bound to the assistant getter and an (optional) feedback store."""
 
-    def __init__(self, assistant, feedback_store: FeedbackStore | None):
-        self._assistant = _assistant_provider(assistant)
-        self.store = feedback_store
+    def __init__(self, get_assistant: Callable[[], Assistant | None], feedback: FeedbackStore | None):
+        self._get_assistant = get_assistant
+        self.store = feedback
 
     @property
-    def assistant(self):
-        return self._assistant()
+    def assistant(self) -> Assistant:
+        assistant = self._get_assistant()
+        if assistant is None:
+            raise gr.Error("系统正在载入政策文件和索引，请稍后刷新页面。")
+        return assistant
 
     # --- 政策问答 ------------------------------------------------------------------
 
@@ -143,17 +137,12 @@ class _Handlers:
         documents = self.assistant.documents()
         return {d.doc_id: d.title for d in documents} if len(documents) > 1 else None
 
-    def _get_measure(
-        self, doc_id: str, number: int | None, section: str | None, title: str | None = None
-    ) -> MeasureOut | None:
-        """The measure, or None when the assistant does not know it. Unnumbered measures are
-        found by section (brief's interface) or by title (the service's measure(doc_id, key))."""
-        assistant = self.assistant
+    def _get_measure(self, doc_id: str, number: int | None, title: str) -> MeasureOut | None:
+        """The measure, or None when the assistant does not know it (e.g. a citation of the
+        document's own facts, 文件信息)."""
         try:
-            if _takes_section(assistant.measure):
-                return assistant.measure(doc_id, number, section if number is None else None)
-            return assistant.measure(doc_id, number if number is not None else (title or section))
-        except (KeyError, NotFound):
+            return self.assistant.measure(doc_id, measure_key(number, title))
+        except NotFound:
             return None
 
     def ask(self, question: str, chat: list, history: list[dict]):
@@ -188,9 +177,15 @@ class _Handlers:
         }
         return chat, history, last, "", ""
 
+    def ask_and_show(self, question: str, messages: list, history: list[dict]):
+        """``ask`` for the page: the messages go to the chatbot and to the server-side copy."""
+        messages, *rest = self.ask(question, messages, history)
+        return messages, messages, *rest
+
     @staticmethod
     def clear():
-        return [], [], None, "", "", ""
+        """Empties the chatbot, its server-side copy, the history, the last answer and the boxes."""
+        return [], [], [], None, "", "", ""
 
     def vote(self, vote: str, last: dict | None, comment: str):
         """Returns the feedback status, the comment box value and the last-answer state."""
@@ -219,7 +214,7 @@ class _Handlers:
                 counts[m.section] = counts.get(m.section, 0) + 1
             sections += [(f"{prefix}{s or '（未分部分）'}（{n}）", json.dumps([doc.doc_id, s])) for s, n in counts.items()]
             measures += [
-                (prefix + render.measure_label(m.number, m.title), json.dumps([doc.doc_id, m.number, m.section, m.title]))
+                (prefix + render.measure_label(m.number, m.title), json.dumps([doc.doc_id, m.number, m.title]))
                 for m in doc.measures
             ]
         return (
@@ -234,6 +229,10 @@ class _Handlers:
         query = (query or "").strip()
         if not query:
             return render.message_html("请输入关键词，例如：智能工厂、贷款、人才、工信局。"), gr.skip(), gr.skip()
+        department = alias_table(d.name for d in self.assistant.departments()).get(query)
+        if department is not None:  # 工信局: the department's complete list, as the filter gives it
+            listing, _, _ = self.by_department(department)
+            return listing, None, None
         found = self.assistant.lookup(query)
         heading = f"与「{query}」相关的措施：共 {len(found)} 条"
         return render.measure_list_html(heading, found, self._doc_titles()), None, None
@@ -247,7 +246,7 @@ class _Handlers:
             return render.message_html(f"没有找到单位「{name}」，文件可能已更新，请刷新页面。"), "", None
         measures = []
         for ref in department.measures:
-            m = self._get_measure(ref.doc_id, ref.number, None if ref.number is not None else ref.title, ref.title)
+            m = self._get_measure(ref.doc_id, ref.number, ref.title)
             if m is not None:
                 measures.append(m)
             else:
@@ -269,8 +268,8 @@ class _Handlers:
     def detail(self, key: str | None):
         if not key:
             return gr.skip(), gr.skip()
-        doc_id, number, section, title = json.loads(key)
-        measure = self._get_measure(doc_id, number, section, title)
+        doc_id, number, title = json.loads(key)
+        measure = self._get_measure(doc_id, number, title)
         if measure is None:
             return render.message_html("没有找到这条措施，文件可能已更新，请刷新页面。"), ""
         doc_title = next((d.title for d in self.assistant.documents() if d.doc_id == doc_id), None)
@@ -286,16 +285,16 @@ def _header_html(documents) -> str:
     )
 
 
-def build_ui(assistant, feedback_store: FeedbackStore | None = None) -> gr.Blocks:
-    """The three tabs, wired to ``assistant``. Nothing is asked of the assistant until a page loads.
+def build_ui(get_assistant: Callable[[], Assistant | None], feedback: FeedbackStore | None = None) -> gr.Blocks:
+    """The three tabs, wired to the assistant ``get_assistant()`` returns when a page asks.
 
-    ``feedback_store``: a FeedbackStore, settings with a ``feedback_db`` path, or None (no 👍/👎)."""
-    feedback_store = _feedback_store(feedback_store)
-    h = _Handlers(assistant, feedback_store)
+    Nothing is asked of it here. ``feedback``: where 👍/👎 go; None hides them."""
+    h = _Handlers(get_assistant, feedback)
     with gr.Blocks(title=APP_TITLE, analytics_enabled=False) as demo:
         header = gr.HTML(_header_html(None), elem_id="pq-header", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("政策问答", id="chat"):
+                messages = gr.State([])  # what the chatbot shows, kept on the server (see ask_io below)
                 history = gr.State([])
                 last = gr.State(None)
                 chat = gr.Chatbot(
@@ -323,7 +322,7 @@ def build_ui(assistant, feedback_store: FeedbackStore | None = None) -> gr.Block
                 gr.Markdown("示例问题：")
                 with gr.Row(elem_classes="pq-examples"):
                     examples = [gr.Button(q, size="sm", min_width=0) for q in EXAMPLES]
-                with gr.Column(visible=feedback_store is not None):
+                with gr.Column(visible=feedback is not None):
                     gr.HTML('<div class="pq-feedback-label">这条回答对您有帮助吗？</div>', js_on_load=None)
                     with gr.Row(equal_height=False, elem_classes="pq-inputrow"):
                         up = gr.Button("👍 有帮助", scale=0, min_width=96, elem_id="pq-up")
@@ -360,14 +359,17 @@ def build_ui(assistant, feedback_store: FeedbackStore | None = None) -> gr.Block
             with gr.Tab("文件信息", id="documents"):
                 documents = gr.HTML(render.message_html("正在载入……"), elem_id="pq-documents", js_on_load=None)
 
-        ask_io = dict(inputs=[question, chat, history], outputs=[chat, history, last, question, status])
-        send.click(h.ask, **ask_io)
-        question.submit(h.ask, **ask_io)
+        # The chatbot is an output only: as an input its HTML would travel back with every question,
+        # and a few long answers (a department's 22 measures) pass the app's limit on request bodies.
+        ask_io = dict(inputs=[question, messages, history], outputs=[chat, messages, history, last, question, status])
+        send.click(h.ask_and_show, **ask_io)
+        question.submit(h.ask_and_show, **ask_io)
         for button in examples:
-            button.click(lambda q: q, inputs=button, outputs=question, queue=False).then(h.ask, **ask_io)
-        clear.click(h.clear, outputs=[chat, history, last, question, comment, status], queue=False)
+            button.click(lambda q: q, inputs=button, outputs=question, queue=False).then(h.ask_and_show, **ask_io)
+        cleared = [chat, messages, history, last, question, comment, status]
+        clear.click(h.clear, outputs=cleared, queue=False)
         # the chatbot's own trash icon empties the display only: forget the conversation too
-        chat.clear(h.clear, outputs=[chat, history, last, question, comment, status], queue=False)
+        chat.clear(h.clear, outputs=cleared, queue=False)
         up.click(lambda last_, c: h.vote("up", last_, c), inputs=[last, comment], outputs=[status, comment, last])
         down.click(lambda last_, c: h.vote("down", last_, c), inputs=[last, comment], outputs=[status, comment, last])
 
@@ -384,13 +386,14 @@ def build_ui(assistant, feedback_store: FeedbackStore | None = None) -> gr.Block
     return demo
 
 
-def mount_ui(fastapi_app, assistant, feedback_store, path: str = "/"):
+def mount_ui(fastapi_app, get_assistant: Callable[[], Assistant | None], feedback: FeedbackStore | None,
+             path: str = "/"):
     """Mount the UI on ``fastapi_app`` at ``path`` and return the app.
 
     Call it LAST, after every API route is registered: a mount at "/" matches
     every path, so a route added after it is never reached.
     """
-    demo = build_ui(assistant, feedback_store)
+    demo = build_ui(get_assistant, feedback)
     return gr.mount_gradio_app(
         fastapi_app,
         demo,

@@ -14,8 +14,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from assistant.models import AskResponse, Citation, DepartmentOut, DocumentOut, MeasureOut
 
-# (doc_id, number, section, title) -> the measure, or None when unknown
-MeasureGetter = Callable[[str, "int | None", "str | None", "str | None"], "MeasureOut | None"]
+# (doc_id, number, title) -> the measure, or None when unknown
+MeasureGetter = Callable[[str, "int | None", str], "MeasureOut | None"]
+
+# An answer citing more measures than this (a department's list) folds its cards under one line:
+# the answer text already lists them.
+OPEN_CARDS = 3
 
 
 def esc(value: object) -> str:
@@ -136,11 +140,16 @@ def _head(number: int | None, title: str) -> str:
 
 
 def _full_text(measure: MeasureOut, quotes: Sequence[str] = (), open_: bool = False) -> str:
-    summary = "措施全文（引用句已标出）" if quotes else "措施全文"
+    marked = bool(quote_spans(measure.text, quotes))
+    summary = "查看原文（引用句已标黄）" if marked else "查看原文"
     return (
         f'<details class="pq-full"{" open" if open_ else ""}><summary>{summary}</summary>'
         f'<div class="pq-text">{highlight(measure.text, quotes)}</div></details>'
     )
+
+
+def _quotes_html(quotes: Sequence[str]) -> str:
+    return "".join(f'<blockquote class="pq-quote">{_text(q)}</blockquote>' for q in quotes)
 
 
 # --- answers ----------------------------------------------------------------------------------
@@ -158,37 +167,45 @@ def _group_citations(citations: Sequence[Citation]) -> list[tuple[Citation, list
 
 
 def citation_card(citation: Citation, quotes: Sequence[str], measure: MeasureOut | None, show_doc: bool) -> str:
-    parts = ['<div class="pq-card">']
-    parts.append(_head(citation.measure_number, citation.measure_title))
-    if show_doc:
+    """A cited measure: number, title, section, departments, targets, and its full text (folded)
+    with the quoted sentences marked. The answer text above already quotes them, so they are
+    not repeated on their own; only when the full text is unknown (a citation of the document's
+    facts) or does not hold a quote is the quote shown as it is."""
+    parts = ['<div class="pq-card">', _head(citation.measure_number, citation.measure_title)]
+    if show_doc or measure is None:
         parts.append(_field("文件", f"《{esc(citation.doc_title)}》"))
     if citation.section and citation.section != citation.measure_title:
         parts.append(_field("所属部分", esc(citation.section)))
-    departments = measure.departments if measure is not None else citation.departments
-    parts.append(_field("责任单位", _departments_html(departments)))
+    if measure is not None or citation.departments:
+        departments = measure.departments if measure is not None else citation.departments
+        parts.append(_field("责任单位", _departments_html(departments)))
     parts.append(_targets_html(measure))
-    if measure is not None:  # a quote made of non-adjacent sentences is shown as those sentences
-        quotes = list(dict.fromkeys(p for q in quotes for p in quote_parts(measure.text, q)))
-    if quotes:
-        parts.append("".join(f'<blockquote class="pq-quote">{_text(q)}</blockquote>' for q in quotes))
-    if measure is not None:
+    if measure is None:
+        parts.append(_quotes_html(quotes))
+    else:
+        parts.append(_quotes_html([q for q in quotes if not quote_spans(measure.text, [q])]))
         parts.append(_full_text(measure, quotes))
     parts.append("</div>")
     return "".join(parts)
 
 
 def answer_html(response: AskResponse, get_measure: MeasureGetter) -> str:
-    """The assistant's message: the answer text, then one card per cited measure."""
+    """The assistant's message: the answer text, then 依据, one card per cited measure."""
     groups = _group_citations(response.citations)
     show_doc = len({c.doc_id for c, _ in groups}) > 1
     cards = "".join(
-        citation_card(c, quotes, get_measure(c.doc_id, c.measure_number, c.section, c.measure_title), show_doc)
+        citation_card(c, quotes, get_measure(c.doc_id, c.measure_number, c.measure_title), show_doc)
         for c, quotes in groups
     )
     css = "pq-answer" if response.found else "pq-answer pq-notfound"
     body = f'<div class="pq-answer-text">{_text(response.answer)}</div>'
-    if cards:
-        body += f'<div class="pq-cards">{cards}</div>'
+    if len(groups) > OPEN_CARDS:
+        body += (
+            f'<details class="pq-sources"><summary>依据：这 {len(groups)} 条措施的责任单位和原文</summary>'
+            f'<div class="pq-cards">{cards}</div></details>'
+        )
+    elif cards:
+        body += f'<div class="pq-sources"><div class="pq-sources-head">依据</div><div class="pq-cards">{cards}</div></div>'
     return f'<div class="{css}">{body}</div>'
 
 
