@@ -87,6 +87,10 @@ async def _reply(send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# Domain errors (assistant/errors.py) and the HTTP status each one becomes.
+ERROR_STATUS = {BadQuestion: 422, NotFound: 404, ReindexBusy: 409, AssistantError: 400}
+
+
 def get_assistant(request: Request):
     """The PolicyAssistant loaded in the lifespan (or given to create_app)."""
     return request.app.state.assistant
@@ -126,31 +130,23 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
     app = FastAPI(title="Weihai policy Q&A", version="0.1.0", lifespan=lifespan,
                   description="Answers about Weihai's industrial policy with measure-level citations.")
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    # Always installed, with no origin allowed unless configured: CORS stays off, and the
+    # mounted Gradio app (which reflects any origin when the host is not localhost) defers to it.
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"])
 
     app.state.assistant = holder["assistant"]
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         return JSONResponse(status_code=422, content={"detail": _describe(exc.errors())})
 
-    @app.exception_handler(BadQuestion)
-    async def bad_question(request: Request, exc: BadQuestion):
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+    async def domain_error(request: Request, exc: AssistantError):
+        status = next(ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in ERROR_STATUS)
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
 
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound):
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
-
-    @app.exception_handler(ReindexBusy)
-    async def busy(request: Request, exc: ReindexBusy):
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
-
-    @app.exception_handler(AssistantError)
-    async def assistant_error(request: Request, exc: AssistantError):
-        return JSONResponse(status_code=400, content={"detail": str(exc)})
+    for error_class in ERROR_STATUS:
+        app.add_exception_handler(error_class, domain_error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

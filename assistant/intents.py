@@ -73,6 +73,20 @@ def measure_numbers(text: str) -> list[int]:
     return numbers
 
 
+# Words that ask something without naming a topic (目标是多少？ 谁负责？): on their own,
+# after an earlier question, they refer back to it.
+GENERIC_ASKING = frozenset("""
+目标 多少 部门 单位 负责 哪个 哪些 谁 什么 要求 内容 具体 支持 政策 措施 怎么 怎么办 怎样 如何 办 吗 呢 吧 是 有 要 达到
+几 家 个 项 条 这 那 那么 还有 别的 其他 其它 另外 呢 的 了 能 可以 会 给 找 管 牵头 责任 主管 指标 数量 规模 时间 时候
+""".split())
+
+
+def topic_words(question: str, words) -> list[str]:
+    """The words of ``question`` that name a subject (贷款, 智能工厂), not the asking."""
+    return [w for w in words(question) if re.search(r"\w", w) and w not in GENERIC_ASKING
+            and w not in LIST_WORDS_AROUND]
+
+
 def list_topic(question: str, words) -> str:
     """The subject of a list question; alternatives kept apart by 、 (钓具、渔具).
 
@@ -124,6 +138,6 @@ def route(question: str, known_departments: list[str], has_history: bool = False
         if topic:
             return Intent("list", topic=topic, **flags)
 
-    if has_history and (FOLLOWUP.search(q) or len(q) <= 8):
+    if has_history and (FOLLOWUP.search(q) or not topic_words(q, words)):
         return Intent("followup", **flags)
     return Intent("search", departments=departments, **flags)

@@ -78,6 +78,24 @@ def test_routing_by_the_form_of_the_question(question, kind):
     assert route(question, KNOWN).kind == kind
 
 
+@pytest.mark.parametrize("question,kind", [
+    ("具体目标是多少？", "followup"),
+    ("这条由哪个部门负责？", "followup"),
+    ("谁负责？", "followup"),
+    ("还有别的支持吗？", "followup"),
+    ("贷款难怎么办？", "search"),  # a new subject, even after another question
+])
+def test_follow_ups_are_told_from_new_questions(assistant, question, kind):
+    words = assistant._state.index.searcher.tokenizer.words
+    assert route(question, KNOWN, has_history=True, words=words).kind == kind
+
+
+def test_a_new_question_after_another_is_answered_on_its_own(assistant):
+    history = [{"role": "user", "content": "智能工厂有哪些支持？"}]
+    response = assistant.ask("贷款难怎么办？", history)
+    assert response.citations[0].measure_number == 14
+
+
 def test_route_resolves_short_department_names():
     intent = route("人行参与了什么？", KNOWN)
     assert intent.departments == ["人民银行威海市分行"]
