@@ -119,3 +119,20 @@ def test_instructions_inside_a_document_are_only_text(tmp_path: Path, settings):
     assert response.citations[0].measure_number == 2
     assert "一亿" not in response.answer
     assert unsupported_figures(response.answer, response.citations) == []
+
+
+@pytest.mark.parametrize("question", ["个税怎么申报？", "在威海买房有购房补贴吗？", "明天威海天气怎么样？"])
+def test_out_of_scope_questions_are_refused(assistant, question):
+    response = assistant.ask(question)
+    assert response.found is False and response.intent == "refusal"
+    assert "涵盖" in response.answer  # says what the corpus covers
+
+
+@pytest.mark.parametrize("question,number", [
+    ("智能工厂有哪些支持？", 9), ("贷款难怎么办？", 14), ("招不到熟练技术工人怎么办？", 15),
+    ("政府部门拖欠我们公司货款，有人管吗？", 21),
+])
+def test_real_questions_are_answered(assistant, question, number):
+    response = assistant.ask(question)
+    assert response.found is True
+    assert response.citations[0].measure_number == number
