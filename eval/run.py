@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -44,6 +44,7 @@ class Run:
     name: str  # bm25 | dense | hybrid | hybrid+st
     description: str
     outcomes: list[Outcome]
+    retrieval: dict[str, Any] = field(default_factory=dict)  # search ranking alone, see retrieval_scores
 
     def overall(self, k: int) -> Scores:
         return metrics.summarize(self.outcomes, ndcg_k=k)
@@ -91,7 +92,8 @@ def main(args) -> int:
         plans.append((ST_ROW, f"BM25 + dense ({spec}, from {ST_MODEL_ENV}), fused",
                       st_assistant.using("hybrid")))
 
-    runs = [Run(name, description, ask_all(view, questions, k, known_departments, label=name))
+    runs = [Run(name, description, ask_all(view, questions, k, known_departments, label=name),
+                retrieval_scores(view, questions, k))
             for name, description, view in plans]
 
     text = summary_text(runs, questions, k)
@@ -160,6 +162,34 @@ def ask_one(assistant, question: Question, k: int, known_departments: Sequence[s
     )
 
 
+RETRIEVAL_TYPES = ("keyword", "paraphrase", "figure", "multi")
+
+
+def retrieval_scores(assistant, questions: QuestionSet, k: int) -> dict[str, Any]:
+    """The search ranking alone (``assistant.search``, as GET /api/search), before the answer keeps
+    only the measures close to the best: hit@1/3/5 and MRR over the retrieval question types."""
+    chosen = [q for q in questions.questions if q.type in RETRIEVAL_TYPES and q.gold_measures and not q.history]
+    hits = {cutoff: 0.0 for cutoff in HIT_CUTOFFS}
+    mrr = 0.0
+    for question in chosen:
+        ranking = metrics.ranking_of(assistant.search(question.question, k=max(k, max(HIT_CUTOFFS))))
+        gold = question.gold_keys
+        for cutoff in HIT_CUTOFFS:
+            hits[cutoff] += metrics.hit_at_k(ranking, gold, cutoff)
+        mrr += metrics.reciprocal_rank(ranking, gold)
+    n = len(chosen)
+    return {"questions": n, "types": list(RETRIEVAL_TYPES),
+            **{f"hit@{c}": (hits[c] / n if n else None) for c in HIT_CUTOFFS}, "mrr": (mrr / n if n else None)}
+
+
+def retrieval_table(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
+    header = ["retriever", "n"] + [f"hit@{c}" for c in HIT_CUTOFFS] + ["MRR"]
+    rows = [[run.name, str(run.retrieval.get("questions", 0))]
+            + [cell(run.retrieval.get(f"hit@{c}"), "hit") for c in HIT_CUTOFFS]
+            + [cell(run.retrieval.get("mrr"), "MRR")] for run in runs if run.retrieval]
+    return header, rows
+
+
 # -- the printed summary --------------------------------------------------------------------------------
 def columns(k: int) -> list[tuple[str, Callable[[Scores], Any]]]:
     cols: list[tuple[str, Callable[[Scores], Any]]] = [("n", lambda s: s.questions)]
@@ -221,6 +251,9 @@ def summary_text(runs: Sequence[Run], questions: QuestionSet, k: int) -> str:
     parts += [f"  {run.name}: {run.description}" for run in runs] + [""]
     parts += ["Overall", plain_table(*table_rows(runs, k, per_type=False)), ""]
     parts += ["By question type", plain_table(*table_rows(runs, k, per_type=True)), ""]
+    if any(run.retrieval for run in runs):
+        parts += ["Retrieval alone (the search ranking, GET /api/search; " + ", ".join(RETRIEVAL_TYPES) + ")",
+                  plain_table(*retrieval_table(runs)), ""]
     primary = next((run for run in runs if run.name == "hybrid"), runs[0] if runs else None)
     for run in runs:
         wrong = metrics.mistakes(run.outcomes)
@@ -283,6 +316,7 @@ def report_data(runs: Sequence[Run], questions: QuestionSet, k: int, settings=No
         data["retrievers"][run.name] = {
             "description": run.description,
             "overall": _rounded(run.overall(k).as_dict()),
+            "retrieval": _rounded(run.retrieval),
             "by_type": {t: _rounded(s.as_dict()) for t, s in run.by_type(k).items()},
             "wrong": [m.as_dict() for m in metrics.mistakes(run.outcomes)],
             "unsupported_figures": [{"id": o.question.id, "figures": list(o.unsupported), "answer": o.answer}
@@ -325,6 +359,13 @@ def report_markdown(runs: Sequence[Run], questions: QuestionSet, k: int, data: d
         "## By question type",
         "",
         _md_table(*table_rows(runs, k, per_type=True)),
+        "",
+        "## Retrieval alone",
+        "",
+        "The search ranking (GET /api/search) before the answer keeps only the measures close to the best one; "
+        "question types " + ", ".join(RETRIEVAL_TYPES) + ".",
+        "",
+        _md_table(*retrieval_table(runs)) if any(run.retrieval for run in runs) else "(not measured)",
         "",
         "## Figures not supported by the citations",
         "",
