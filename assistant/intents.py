@@ -128,9 +128,6 @@ def route(question: str, known_departments: list[str], has_history: bool = False
 
     departments = find_departments(q, known_departments)
     if departments and not asks_department and DEPARTMENT_LIST.search(q):
-        rest = q
-        for name in departments:
-            rest = rest.replace(name, "")
         return Intent("department", departments=departments, **flags)
 
     if LIST_WORDS.search(q):

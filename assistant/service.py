@@ -36,6 +36,14 @@ class _State:
     load: CorpusLoad
     index: LoadedIndex
     departments: list[str]
+    _normalized: dict[tuple[str, str], str] | None = None
+
+    def normalized_text(self, document: Document, measure: Measure) -> str:
+        """Title + text, normalized as the tokenizer does (full-width, traditional): for substring matching."""
+        if self._normalized is None:
+            self._normalized = {(d.doc_id, m.key): normalize_text(m.title + m.text)
+                                for d in self.load.documents for m in d.measures}
+        return self._normalized[(document.doc_id, measure.key)]
 
     def document(self, doc_id: str) -> Document | None:
         return self.load.document(doc_id)
@@ -88,10 +96,14 @@ class PolicyAssistant:
                 vector=None) -> list[MeasureHit]:
         return state.index.searcher.search(query, k=k, filters=filters, sides=self.sides, vector=vector)
 
-    def _in_scope(self, state: "_State", query: str, vector) -> bool:
-        """Does the corpus answer ``query``? Judged on the best hybrid hit (see relevance.py)."""
+    def _in_scope(self, state: "_State", query: str, vector, hits: list[MeasureHit] | None = None) -> bool:
+        """Does the corpus answer ``query``? Judged on the best hybrid hit (see relevance.py).
+
+        ``hits`` of a hybrid search already made for this query are reused.
+        """
         searcher = state.index.searcher
-        best = searcher.search(query, k=1, vector=vector)
+        best = hits if hits is not None and self.sides == RETRIEVERS["hybrid"] else searcher.search(
+            query, k=1, vector=vector)
         if not best:
             return False
         measure = state.measure(best[0].doc_id, best[0].measure_key)
@@ -174,7 +186,7 @@ class PolicyAssistant:
         """
         alternatives = [normalize_text(a) for a in topic.split("、") if a.strip()]
         pairs = [(d, m) for d in state.load.documents for m in d.measures]
-        texts = {id(m): normalize_text(m.title + m.text) for _, m in pairs}
+        texts = {id(m): state.normalized_text(d, m) for d, m in pairs}
         exact = [(d, m) for d, m in pairs if any(a in texts[id(m)] for a in alternatives)]
         if exact:
             return exact
@@ -382,7 +394,7 @@ class PolicyAssistant:
         searcher = state.index.searcher
         vector = searcher.encode(question)
         hits = self._search(state, question, k=max(top_k, 1), vector=vector)
-        if not hits or not self._in_scope(state, question, vector):
+        if not hits or not self._in_scope(state, question, vector, hits):
             return self._refusal(intent="search")
         kept = [hits[0]] + [h for h in hits[1:] if self.relevance.keep_with(h, hits[0])]
         evidence = [self._evidence(state, h) for h in kept]
