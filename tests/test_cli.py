@@ -79,3 +79,21 @@ def test_feedback_export_without_feedback(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("POLICYQA_HOME", str(tmp_path))
     assert main(["feedback", "export"]) == 0
     assert "no feedback yet" in capsys.readouterr().err
+
+
+def test_feedback_export_writes_what_the_ui_stored(capsys, tmp_path, monkeypatch):
+    import csv
+
+    from assistant.settings import Settings
+    from ui.feedback import FeedbackStore
+
+    monkeypatch.setenv("POLICYQA_HOME", str(tmp_path))
+    store = FeedbackStore(Settings().feedback_db)
+    store.add("贷款难怎么办？", "根据第14条…", [{"measure_number": 14}], "down", comment="想看具体额度")
+    out = tmp_path / "feedback.csv"
+    assert main(["feedback", "export", "--format", "csv", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["question"], r["vote"], r["comment"]) for r in rows] == [("贷款难怎么办？", "down", "想看具体额度")]
+    assert main(["feedback", "export", "--format", "jsonl"]) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(line)["citations"] == [{"measure_number": 14}]
