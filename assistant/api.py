@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
             from assistant.service import PolicyAssistant
 
             holder["assistant"] = PolicyAssistant(settings, say=lambda m: log.warning(m))
+            holder["assistant"].warm_up()
         app.state.assistant = holder["assistant"]
         yield
 

@@ -135,6 +135,7 @@ def cmd_serve(args) -> int:
     from assistant.service import PolicyAssistant
 
     assistant = PolicyAssistant(settings, say=_say, progress_factory=_progress_factory())
+    assistant.warm_up()
     app = create_app(settings, assistant=assistant)
     print(f"serving on http://{args.host}:{args.port}/  (API under /api, docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -84,6 +84,13 @@ class PolicyAssistant:
                              key=lambda n: (-sum(n in m.departments for d in load.documents for m in d.measures), n))
         return _State(load, index, departments)
 
+    def warm_up(self) -> None:
+        """Load jieba, the embedding engine and the out-of-scope anchors now, so the first
+        question is as fast as the others (called when a server starts)."""
+        searcher = self._state.index.searcher
+        searcher.tokenizer.load()
+        self.relevance.anchors(searcher.embedder)
+
     def using(self, retriever: str) -> "PolicyAssistant":
         """A view of this assistant that retrieves with BM25 only, dense only or both (for evaluation)."""
         if retriever not in RETRIEVERS:
