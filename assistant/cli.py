@@ -54,7 +54,7 @@ def _print_json(data) -> None:
 
 def cmd_index(args) -> int:
     from corpus.loading import load_corpus
-    from index.building import build_index
+    from index.building import build_index, chunk_count
     from index.embedders import make_embedder
 
     settings = _settings(args)
@@ -62,8 +62,8 @@ def cmd_index(args) -> int:
     for problem in load.problems:
         _say(f"warning: {problem}")
     embedder = make_embedder(settings.embedder)
-    chunks_total = sum(len(m.sentences) + 1 for d in load.documents for m in d.measures)
-    loaded = build_index(load, settings.index_root, embedder, progress=_progress_factory()(chunks_total, "embedding"))
+    loaded = build_index(load, settings.index_root, embedder,
+                         progress=_progress_factory()(chunk_count(load), "embedding"))
     m = loaded.manifest
     print(f"index {m.version}: {m.counts['documents']} document(s), {m.counts['measures']} measures, "
           f"{m.counts['chunks']} chunks, {m.faiss_kind} FAISS, {m.embedder}, built in {m.build_seconds:.1f} s "

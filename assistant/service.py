@@ -19,7 +19,7 @@ from assistant.relevance import Relevance
 from assistant.settings import Settings
 from corpus.loading import CorpusLoad, load_corpus
 from corpus.records import Document, Measure, Sentence
-from index.building import LoadedIndex, build_index, ensure_index
+from index.building import LoadedIndex, build_index, chunk_count, ensure_index
 from index.hybrid import MeasureHit, SearchFilters
 from index.tokenization import normalize_text
 
@@ -72,9 +72,7 @@ class PolicyAssistant:
         load = load_corpus(self.settings.corpus)
         for problem in load.problems:
             self.say(f"warning: {problem}")
-        progress = self.progress_factory(sum(1 for d in load.documents for m in d.measures for s in m.sentences) +
-                                         sum(len(d.measures) for d in load.documents), "embedding") \
-            if self.progress_factory else None
+        progress = self.progress_factory(chunk_count(load), "embedding") if self.progress_factory else None
         root = self.settings.index_root
         if rebuild:
             index = build_index(load, root, self.embedder, progress=progress)

@@ -38,6 +38,11 @@ class LoadedIndex:
     searcher: HybridSearcher
 
 
+def chunk_count(load: CorpusLoad) -> int:
+    """How many chunks a build embeds (at most): the total for a progress bar."""
+    return len(chunk_documents(load.documents))
+
+
 def user_terms_for(load: CorpusLoad) -> list[str]:
     measures = [m for d in load.documents for m in d.measures]
     return build_user_terms(
