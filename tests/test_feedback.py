@@ -136,3 +136,102 @@ def test_export_to_an_open_text_file(store, format):
         assert next(csv.DictReader(io.StringIO(text, newline="")))["vote"] == "up"
     else:
         assert json.loads(text)["vote"] == "up"
+
+
+# --- one vote per answer, however many arrive at once ------------------------------------------
+
+
+def test_ten_concurrent_votes_on_one_answer_store_exactly_one_row(store):
+    barrier = threading.Barrier(10)
+    ids, errors = [], []
+
+    def vote(i):
+        try:
+            barrier.wait()
+            ids.append(store.add("贷款难怎么办？", "第14条", [CITATION], "up" if i % 2 else "down", answer_id="a1"))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=vote, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    rows = store.rows()
+    assert len(rows) == 1
+    assert set(ids) == {rows[0]["id"]}  # every caller is told the row that holds the vote
+
+
+def test_ten_concurrent_votes_from_other_processes_store_one_row(store, tmp_path):
+    """Separate processes do not share the store's lock: the unique index alone decides."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from ui.feedback import FeedbackStore; "
+            "FeedbackStore(sys.argv[1]).add('问', '答', [], 'up', answer_id='same-answer')")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(store.path)]) for _ in range(10)]
+    assert [p.wait(timeout=60) for p in procs] == [0] * 10
+    assert len(store.rows()) == 1
+
+
+def test_ui_votes_clicked_at_once_store_one_row(tmp_path):
+    from tests.fake_assistant import FakeAssistant
+    from ui.app import _Handlers
+
+    store = FeedbackStore(tmp_path / "f.sqlite")
+    h = _Handlers(FakeAssistant, store)
+    _, _, last, _, _ = h.ask("贷款难怎么办？", [], [])
+    barrier = threading.Barrier(10)
+
+    def click():
+        barrier.wait()
+        h.vote("up", last, "")  # every click carries the same last answer, before any reply
+
+    threads = [threading.Thread(target=click) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.rows()) == 1
+
+
+def test_an_old_file_without_answer_ids_is_upgraded(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, "
+                     "question TEXT NOT NULL, answer TEXT NOT NULL, citations TEXT NOT NULL, vote TEXT NOT NULL, "
+                     "comment TEXT)")
+        conn.execute("INSERT INTO feedback VALUES (1, '2026-01-01T00:00:00+00:00', '旧问题', '旧回答', '[]', 'up', NULL)")
+    conn.close()
+    store = FeedbackStore(path)
+    store.add("新问题", "答", [], "down", answer_id="x")
+    store.add("新问题", "答", [], "up", answer_id="x")
+    assert [(r["question"], r["vote"]) for r in store.rows()] == [("旧问题", "up"), ("新问题", "down")]
+
+
+# --- CSV export: no formulas -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+def test_csv_export_neutralizes_formulas(store, tmp_path, text):
+    store.add(text, text, [], "up", comment=text + " 备注")
+    out = tmp_path / "f.csv"
+    store.export(out)
+    with out.open(encoding="utf-8", newline="") as f:
+        row = next(csv.DictReader(f))
+    assert row["question"] == "'" + text
+    assert row["answer"] == "'" + text
+    assert row["comment"] == "'" + (text + " 备注").strip()  # the store strips comments
+    jsonl = tmp_path / "f.jsonl"
+    store.export(jsonl, format="jsonl")
+    assert json.loads(jsonl.read_text(encoding="utf-8"))["question"] == text  # JSON keeps the text as asked
+
+
+def test_csv_export_leaves_ordinary_text_alone(store, tmp_path):
+    store.add("贷款难怎么办？ =不是公式", "答-", [], "up")
+    out = tmp_path / "f.csv"
+    store.export(out)
+    with out.open(encoding="utf-8", newline="") as f:
+        row = next(csv.DictReader(f))
+    assert (row["question"], row["answer"]) == ("贷款难怎么办？ =不是公式", "答-")

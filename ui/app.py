@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import uuid
 from collections.abc import Callable
 from typing import Protocol
 
@@ -28,7 +29,7 @@ from assistant.models import (  # noqa: E402
 )
 from corpus.departments import alias_table  # noqa: E402
 from ui import render  # noqa: E402
-from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore  # noqa: E402
+from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore, FeedbackUnavailable  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,7 @@ class _Handlers:
             "answer": response.answer,
             "citations": [c.model_dump() for c in response.citations],
             "voted": None,
+            "answer_id": uuid.uuid4().hex,  # one vote per answer, however many clicks arrive at once
         }
         return chat, history, last, "", ""
 
@@ -195,7 +197,12 @@ class _Handlers:
             return "请先提问，再对回答进行评价。", comment, last
         if last.get("voted"):
             return "已收到您对这条回答的评价，谢谢！", comment, last
-        self.store.add(last["question"], last["answer"], last["citations"], vote, comment=comment or None)
+        try:
+            self.store.add(last["question"], last["answer"], last["citations"], vote, comment=comment or None,
+                           answer_id=last.get("answer_id"))
+        except FeedbackUnavailable as exc:
+            logger.warning("feedback not stored: %s", exc)
+            return "抱歉，反馈暂时无法保存，请稍后再试。", comment, last
         mark = "👍" if vote == "up" else "👎"
         return f"{mark} 已记录您的反馈，谢谢！", "", {**last, "voted": vote}
 
