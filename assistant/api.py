@@ -201,5 +201,7 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
         from ui.app import mount_ui
         from ui.feedback import FeedbackStore
 
-        mount_ui(app, lambda: app.state.assistant, FeedbackStore(settings.feedback_db))  # creates its folder
+        # a file that is not a usable feedback database turns feedback off (one warning), never the service
+        feedback = FeedbackStore.open_or_disable(settings.feedback_db, warn=log.warning)
+        mount_ui(app, lambda: app.state.assistant, feedback)
     return app

@@ -235,3 +235,56 @@ def test_csv_export_leaves_ordinary_text_alone(store, tmp_path):
     with out.open(encoding="utf-8", newline="") as f:
         row = next(csv.DictReader(f))
     assert (row["question"], row["answer"]) == ("贷款难怎么办？ =不是公式", "答-")
+
+
+# --- files that are not usable feedback databases (the real server start: test_feedback_faults.py) --
+
+
+def _bad(path, how):
+    if how == "random bytes":
+        path.write_bytes(bytes(range(256)) * 32)
+    elif how == "directory":
+        path.mkdir()
+    elif how == "other tables":
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE users (name TEXT)")
+        conn.close()
+    elif how == "feedback without its columns":
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE feedback (id INTEGER PRIMARY KEY, text TEXT)")
+        conn.close()
+    elif how == "truncated header":
+        path.write_bytes(b"SQLite format 3\x00" + b"\x10\x00")
+
+
+@pytest.mark.parametrize("how", ["random bytes", "directory", "other tables", "feedback without its columns",
+                                 "truncated header"])
+def test_open_or_disable_moves_a_corrupt_file_aside_with_one_warning(tmp_path, how):
+    path = tmp_path / "feedback.sqlite3"
+    _bad(path, how)
+    warnings = []
+    assert FeedbackStore.open_or_disable(path, warnings.append) is None
+    assert len(warnings) == 1 and "feedback is off" in warnings[0]
+    (moved,) = [p for p in tmp_path.iterdir() if p.name.startswith("feedback.sqlite3.bad-")]
+    assert str(moved) in warnings[0] and not path.exists()
+
+
+def test_open_or_disable_keeps_a_zero_length_file_as_a_new_database(tmp_path):
+    path = tmp_path / "feedback.sqlite3"
+    path.write_bytes(b"")
+    warnings = []
+    store = FeedbackStore.open_or_disable(path, warnings.append)
+    assert warnings == [] and store is not None
+    store.add("问", "答", [], "up")
+    assert len(store.rows()) == 1
+
+
+def test_a_vote_that_cannot_be_written_says_so(tmp_path):
+    from ui.feedback import FeedbackUnavailable
+
+    store = FeedbackStore(tmp_path / "f.sqlite3")
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("DROP TABLE feedback")
+    conn.close()
+    with pytest.raises(FeedbackUnavailable, match="the vote could not be stored"):
+        store.add("问", "答", [], "up")
