@@ -29,11 +29,18 @@ def _settings(args):
 
 
 def _progress_factory():
+    """(total, label) → a per-batch callback driving a tqdm bar; the bar only appears when a build embeds."""
     from tqdm import tqdm
 
     def make(total: int, what: str):
-        bar = tqdm(total=total, desc=what, unit="chunk", file=sys.stderr, leave=False)
-        return bar.update
+        bar = tqdm(total=total, desc=what, unit="text", file=sys.stderr, leave=False)
+
+        def update(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return update
 
     return make
 
@@ -54,7 +61,7 @@ def _print_json(data) -> None:
 
 def cmd_index(args) -> int:
     from corpus.loading import load_corpus
-    from index.building import build_index, chunk_count
+    from index.building import build_index
     from index.embedders import make_embedder
 
     settings = _settings(args)
@@ -62,12 +69,11 @@ def cmd_index(args) -> int:
     for problem in load.problems:
         _say(f"warning: {problem}")
     embedder = make_embedder(settings.embedder)
-    loaded = build_index(load, settings.index_root, embedder,
-                         progress=_progress_factory()(chunk_count(load), "embedding"))
+    loaded = build_index(load, settings.index_root, embedder, progress=_progress_factory(), say=_say)
     m = loaded.manifest
     print(f"index {m.version}: {m.counts['documents']} document(s), {m.counts['measures']} measures, "
-          f"{m.counts['chunks']} chunks, {m.faiss_kind} FAISS, {m.embedder}, built in {m.build_seconds:.1f} s "
-          f"→ {loaded.path}")
+          f"{m.counts['chunks']} chunks ({m.embedded} embedded, {m.counts['chunks'] - m.embedded} reused), "
+          f"{m.faiss_kind} FAISS, {m.embedder}, built in {m.build_seconds:.1f} s → {loaded.path}")
     return 0
 
 

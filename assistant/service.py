@@ -19,7 +19,7 @@ from assistant.relevance import Relevance
 from assistant.settings import Settings
 from corpus.loading import CorpusLoad, load_corpus
 from corpus.records import Document, Measure, Sentence
-from index.building import LoadedIndex, build_index, chunk_count, ensure_index
+from index.building import LoadedIndex, build_index, ensure_index
 from index.hybrid import MeasureHit, SearchFilters
 from index.tokenization import normalize_text
 
@@ -72,12 +72,11 @@ class PolicyAssistant:
         load = load_corpus(self.settings.corpus)
         for problem in load.problems:
             self.say(f"warning: {problem}")
-        progress = self.progress_factory(chunk_count(load), "embedding") if self.progress_factory else None
         root = self.settings.index_root
         if rebuild:
-            index = build_index(load, root, self.embedder, progress=progress)
+            index = build_index(load, root, self.embedder, progress=self.progress_factory, say=self.say)
         else:
-            index = ensure_index(root, load, self.embedder, progress=progress, say=self.say)
+            index = ensure_index(root, load, self.embedder, progress=self.progress_factory, say=self.say)
         departments = sorted({name for d in load.documents for m in d.measures for name in m.departments},
                              key=lambda n: (-sum(n in m.departments for d in load.documents for m in d.measures), n))
         return _State(load, index, departments)

@@ -244,7 +244,8 @@ def bench_build(settings, load, embedder, report: Report) -> tuple:
 
     bar = _bar(len(chunk_documents(load.documents)), "cold build (embedding)")
     started = time.perf_counter()
-    cold = build_index(load, settings.index_root, embedder, progress=bar.update, reuse_vectors=False)
+    cold = build_index(load, settings.index_root, embedder, progress=lambda total, label: bar.update,
+                       reuse_vectors=False)
     cold_s = time.perf_counter() - started
     bar.close()
 

@@ -17,7 +17,7 @@ from index.hybrid import FusionParams, HybridSearcher
 from index.lexical import LexicalIndex, LexicalIndexError
 from index.store import (
     REBUILD_HINT, IndexMismatchError, IndexMissingError, IndexStoreError, Manifest,
-    live_version_dir, new_version_name, read_manifest, write_version,
+    live_version_dir, new_version, new_version_name, read_manifest, report_leftovers,
 )
 from index.tokenization import Tokenizer, build_user_terms, quoted_terms
 
@@ -27,7 +27,11 @@ DENSE = "dense.faiss"
 LEXICAL = "lexical"
 TERMS = "user_terms.json"
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], None]  # called with the number of texts just embedded
+# Called once, when embedding starts, with the number of texts to embed and a label;
+# returns the Progress callback (e.g. a tqdm bar's update). Never called when nothing is embedded.
+ProgressFactory = Callable[[int, str], Progress]
+Say = Callable[[str], None]
 
 
 @dataclass
@@ -39,8 +43,20 @@ class LoadedIndex:
 
 
 def chunk_count(load: CorpusLoad) -> int:
-    """How many chunks a build embeds (at most): the total for a progress bar."""
+    """How many chunks the corpus makes (a build embeds at most these)."""
     return len(chunk_documents(load.documents))
+
+
+def estimate_bytes(chunk_lines: int, chunk_bytes: int, dim: int, faiss_kind: str) -> int:
+    """About how many bytes a version takes on disk (a slight overestimate).
+
+    Vectors twice (vectors.npy and the FAISS file, plus HNSW links), chunks.jsonl,
+    the BM25 index (about twice the chunk text) and 16 KiB of small files: 1.05x the
+    seed's actual 511 KiB, 1.5x a six-chunk corpus' 26 KiB.
+    """
+    vectors = chunk_lines * dim * 4
+    links = chunk_lines * 32 * 2 * 4 if faiss_kind != "flat" else 0
+    return 2 * vectors + links + 3 * chunk_bytes + 16 * 1024
 
 
 def user_terms_for(load: CorpusLoad) -> list[str]:
@@ -70,34 +86,46 @@ def _previous_vectors(root: Path, embedder_name: str) -> dict[str, np.ndarray]:
         return {}
 
 
-def build_index(load: CorpusLoad, root: Path, embedder, progress: Progress | None = None,
-                reuse_vectors: bool = True) -> LoadedIndex:
-    """Chunk, embed and index the corpus; write a new version and make it live."""
+def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactory | None = None,
+                reuse_vectors: bool = True, say: Say = lambda message: None) -> LoadedIndex:
+    """Chunk, embed and index the corpus; write a new version under ``root`` and make it live.
+
+    Vectors of chunks whose text is in the live version are reused; ``progress``
+    is asked for a callback only when some chunks must be embedded, with their
+    count. Leftovers of interrupted builds are removed first (reported through
+    ``say``). Raises IndexStoreError when the corpus has no text, DiskFullError
+    when the disk cannot hold the new version (old versions are pruned first, and
+    the live one is never touched), IndexStoreError for other write failures.
+    """
     started = time.perf_counter()
     chunks = chunk_documents(load.documents)
     if not chunks:
         raise IndexStoreError("the corpus has no text to index")
-    cached = _previous_vectors(root, embedder.name) if reuse_vectors else {}
-    missing = [c.text for c in chunks if c.text not in cached]
-    if cached and progress:
-        progress(len(chunks) - len(missing))
-    fresh = embedder.encode_passages(missing, progress=progress) if missing else np.zeros((0, embedder.dim), np.float32)
-    fresh_by_text = dict(zip(missing, fresh))
-    vectors = np.stack([cached.get(c.text, fresh_by_text.get(c.text)) for c in chunks]).astype(np.float32)
-
-    terms = user_terms_for(load)
-    tokenizer = Tokenizer(user_terms=terms)
-    lexical = LexicalIndex.build([tokenizer(c.text) for c in chunks])
-    dense = DenseIndex.build(vectors, kind=choose_index_kind(len(vectors)))
-
-    def write(folder: Path) -> Manifest:
-        (folder / CHUNKS).write_text("".join(json.dumps(c.to_json(), ensure_ascii=False) + "\n" for c in chunks),
-                                     encoding="utf-8")
+    lines = [json.dumps(c.to_json(), ensure_ascii=False) + "\n" for c in chunks]
+    kind = choose_index_kind(len(chunks))
+    needed = estimate_bytes(len(chunks), sum(len(line.encode()) for line in lines), embedder.dim, kind)
+    with new_version(root, needed, say) as build:
+        folder = build.folder
+        (folder / CHUNKS).write_text("".join(lines), encoding="utf-8")
+        cached = _previous_vectors(root, embedder.name) if reuse_vectors else {}
+        missing = list(dict.fromkeys(c.text for c in chunks if c.text not in cached))
+        if missing:
+            callback = progress(len(missing), "embedding") if progress else None
+            fresh = embedder.encode_passages(missing, progress=callback)
+        else:
+            fresh = np.zeros((0, embedder.dim), np.float32)
+        fresh_by_text = dict(zip(missing, fresh))
+        vectors = np.stack([cached.get(c.text, fresh_by_text.get(c.text)) for c in chunks]).astype(np.float32)
         np.save(folder / VECTORS, vectors)
+
+        terms = user_terms_for(load)
+        tokenizer = Tokenizer(user_terms=terms)
+        lexical = LexicalIndex.build([tokenizer(c.text) for c in chunks])
+        dense = DenseIndex.build(vectors, kind=kind)
         dense.save(folder / DENSE)
         lexical.save(folder / LEXICAL)
         (folder / TERMS).write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
-        return Manifest(
+        manifest = Manifest(
             version=new_version_name(load.corpus_hash),
             created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             corpus_hash=load.corpus_hash,
@@ -108,9 +136,9 @@ def build_index(load: CorpusLoad, root: Path, embedder, progress: Progress | Non
             counts={"documents": len(load.documents), "measures": sum(len(d.measures) for d in load.documents),
                     "chunks": len(chunks), "vectors": int(len(vectors))},
             build_seconds=round(time.perf_counter() - started, 3),
+            embedded=len(missing),
         )
-
-    path = write_version(root, write)
+        path = build.commit(manifest)
     manifest = read_manifest(path, verify=False)
     return LoadedIndex(manifest.version, path, manifest, HybridSearcher(chunks, tokenizer, lexical, dense, embedder))
 
@@ -124,6 +152,11 @@ def open_index(root: Path, load: CorpusLoad, embedder, params: FusionParams | No
     live = live_version_dir(root)
     if live is None:
         raise IndexMissingError(f"no index in {root} yet; build it with `policyqa index`")
+    return open_version(live, load, embedder, params)
+
+
+def open_version(live: Path, load: CorpusLoad, embedder, params: FusionParams | None = None) -> LoadedIndex:
+    """Load one version folder (``root/versions/<version>``), verified as :func:`open_index` does."""
     manifest = read_manifest(live)
     if manifest.embedder != embedder.name or manifest.dim != embedder.dim:
         raise IndexMismatchError(
@@ -149,16 +182,18 @@ def open_index(root: Path, load: CorpusLoad, embedder, params: FusionParams | No
     return LoadedIndex(manifest.version, live, manifest, searcher)
 
 
-def ensure_index(root: Path, load: CorpusLoad, embedder, progress: Progress | None = None,
-                 say: Callable[[str], None] = lambda message: None) -> LoadedIndex:
+def ensure_index(root: Path, load: CorpusLoad, embedder, progress: ProgressFactory | None = None,
+                 say: Say = lambda message: None) -> LoadedIndex:
     """Open the live index, building it when missing or stale (saying why).
 
-    A corrupt index is refused, not silently replaced: the error says how to rebuild.
+    Leftovers of interrupted builds are removed first, and reported. A corrupt
+    index is refused, not silently replaced: the error says how to rebuild.
     """
+    report_leftovers(root, say)
     try:
         return open_index(root, load, embedder)
     except IndexMissingError:
         say(f"building the index for {len(load.documents)} document(s) (first use) …")
     except IndexMismatchError as exc:
         say(f"{str(exc).split(';')[0]}: rebuilding the index …")
-    return build_index(load, root, embedder, progress=progress)
+    return build_index(load, root, embedder, progress=progress, say=say)
