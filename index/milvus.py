@@ -1,0 +1,632 @@
+"""The search protocol on Milvus, through pymilvus' ``MilvusClient``.
+
+The same code runs on Milvus Lite (``uri`` a local ``.db`` path: the ``milvus-lite``
+package, in this process, for tests and one machine) and on a Milvus server or
+cluster (``uri`` such as ``http://host:19530``, ``token`` ``user:password`` or an
+API key).
+
+Layout. Every version is one collection, ``<prefix>__<version>``; the live one is
+the one the alias ``<prefix>`` points at, so switching is one ``alter_alias``,
+atomic for every client. A collection holds one row per chunk:
+
+======================  ============================================================
+pk                      ``measure_uid/chunk_id`` (VARCHAR primary key)
+doc_id, measure_key     the chunk's document and measure; ``measure_uid`` both in one
+chunk_id, kind, ...     the rest of :class:`index.chunking.Chunk` (to rebuild it)
+lex                     the text Milvus' BM25 function reads (VARCHAR with an analyzer)
+sparse                  BM25 function output (SPARSE_FLOAT_VECTOR, SPARSE_INVERTED_INDEX)
+vector                  the chunk's embedding (FLOAT_VECTOR (dim), HNSW, inner product)
+======================  ============================================================
+
+The version's settings (format, embedder, dim, analyzer, user dictionary, tag)
+are a collection property (``policyqa.meta``), checked when the version is opened.
+
+Choices, measured with ``eval/bench_backends.py`` on the bundled corpus and question
+set (154 retrieval questions; the search ranking as ``policyqa eval`` scores
+``GET /api/search``). In-process: hit@1 0.916, hit@3 0.994, MRR 0.954.
+
+- Lexical side (``analyzer``). ``"tokens"`` (default): our
+  :class:`index.tokenization.Tokenizer`'s tokens (jieba + the corpus' user dictionary +
+  character bigrams), space-separated in ``lex`` and read by Milvus' ``standard``
+  tokenizer, which splits only where a character is neither a letter nor a digit
+  (the same on Milvus Lite and on servers; tokens such as ``7%`` are sent as ``7``).
+  0.909 / 0.994, MRR 0.948; same top-1 as in-process on 146 of 154 questions; BM25
+  scores 1.05 × in-process (p5 1.00, p95 1.09), so the refusal features read the same
+  scale. ``"jieba"``: Milvus' own jieba analyzer (search mode, ``dict: ["_default_",
+  *terms]``, our stopwords), ``lex`` the normalized text: 0.916 / 0.994, MRR 0.954,
+  but same top-1 on only 138 of 154 and BM25 scores 0.43 × in-process (fewer, coarser
+  tokens); Milvus Lite cuts with Python jieba and adds the dictionary to the process'
+  global jieba, servers with jieba-rs.
+- Fusion (``ranker``). ``hybrid_search`` with a BM25 request and a dense request
+  (``candidates`` chunks each, the same filter) and a ranker; the chunk ranking is then
+  grouped by measure (a measure takes its best chunk). ``RRFRanker(20)``: the figures
+  above; k=40: 0.903 / 0.981; k=60 (jieba): 0.916 / 0.981. ``WeightedRanker`` (Milvus
+  normalizes BM25 by arctan, which saturates at these scores): 0.903-0.909 / 0.981-0.987.
+  ``candidates``: 100 (20: 0.903 / 0.981; 50: 0.903 / 0.987).
+
+For the k measures found, one ``query`` fetches all their chunks with vectors (cosines
+computed here, exactly) and one BM25 search restricted to them scores them, so hits
+carry the best lexical and dense score of each measure and its best sentences as
+in-process. BM25 scores are divided by (k1 + 1): Milvus' formula carries that factor,
+bm25s' "lucene" variant does not. The sentence scores divide BM25 by the best score
+among these measures' chunks (in-process: among all chunks), which can only favour
+lexical evidence when the best BM25 chunk lies outside the k measures.
+
+Errors from Milvus become :class:`index.backends.SearchBackendError` (or
+``BackendUnavailableError`` when Milvus cannot be reached), saying what to check.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from index.backends import (
+    BackendUnavailableError, MeasureHit, NoLiveVersionError, SearchBackendError, SearchFilters, SearchRequest,
+    SentenceHit, VersionError, VersionInfo, check_chunks, measure_uid, shared_tokenizer,
+)
+from index.chunking import Chunk
+from index.expansion import QUERY_FILLER, expansion_terms
+from index.hybrid import FusionParams
+from index.tokenization import DEFAULT_STOPWORDS, Tokenizer, normalize_text
+
+__all__ = ["Analyzer", "MilvusBackend", "Ranker"]
+
+
+class Analyzer(str, Enum):
+    """How the BM25 side cuts text (see the module docstring for the measurement)."""
+
+    TOKENS = "tokens"  # our own Tokenizer's tokens, space-separated (default)
+    JIEBA = "jieba"  # Milvus' jieba analyzer with our user dictionary and stopwords
+
+
+class Ranker(str, Enum):
+    """How ``hybrid_search`` fuses the BM25 and the dense ranking."""
+
+    RRF = "rrf"  # reciprocal rank fusion, Σ 1 / (rrf_k + rank)
+    WEIGHTED = "weighted"  # Milvus' weighted sum of arctan-normalized scores
+
+
+FORMAT = 1
+META_PROPERTY = "policyqa.meta"
+DEFAULT_RRF_K = 20
+DEFAULT_WEIGHTS = (0.7, 1.0)  # lexical, dense: the in-process linear weights
+DEFAULT_CANDIDATES = 100  # chunks per side of the hybrid search
+BM25_K1, BM25_B = 1.2, 0.75  # index.lexical.LexicalIndex's defaults
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128
+MIN_EF = 128
+MAX_VARCHAR_BYTES = 65_535
+MAX_ROWS = 16_384  # Milvus' limit on the rows of one query or search
+INSERT_BATCH = 512
+ALIAS_TTL = 5.0  # seconds a resolved alias is trusted before it is looked up again
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,120}$")
+_VERSION = re.compile(r"^v[0-9A-Za-z_]{1,100}$")
+_ALNUM = re.compile(r"[^\W_]+")
+_MISSING_CODES = {100, 101}  # collection missing / not loaded: the alias moved under us
+_OUTPUT = ["pk", "doc_id", "measure_key", "measure_uid", "chunk_id", "kind", "text", "quote", "start", "end",
+           "sentence_index"]
+_FIX = "check POLICYQA_MILVUS_URI / POLICYQA_MILVUS_TOKEN and that the Milvus server is running"
+
+
+@dataclass
+class _Version:
+    """What this client knows of one collection: name, settings, and the query-side tokenizer."""
+
+    version: str
+    collection: str
+    meta: dict
+    tokenizer: Tokenizer
+    resolved_at: float = 0.0
+
+
+class MilvusBackend:
+    """The search protocol (:class:`index.backends.SearchBackend`) on Milvus.
+
+    Parameters: ``uri`` (a ``.db`` path for Milvus Lite, or ``http(s)://host:port``);
+    ``embedder`` (its ``dim`` sizes the vector field, its ``name`` is checked on open,
+    it encodes queries that come without a vector); ``token``; ``prefix`` (the alias;
+    collections are ``<prefix>__<version>``); ``analyzer``, ``ranker``, ``rrf_k``,
+    ``weights``, ``candidates`` (see the module docstring); ``params`` (sentences per
+    measure, query expansion); ``consistency`` (of new collections: ``"Session"``, so a
+    client reads its own writes; other clients see them once flushed, which
+    ``switch_version`` does before moving the alias); ``timeout`` (seconds per call).
+
+    Nothing connects until first use. Thread-safe: pymilvus' client is; the cached
+    live version is replaced whole.
+    """
+
+    name = "milvus"
+
+    def __init__(self, uri: str, embedder, *, token: str | None = None, prefix: str = "policyqa",
+                 analyzer: Analyzer | str = Analyzer.TOKENS, ranker: Ranker | str = Ranker.RRF,
+                 rrf_k: float = DEFAULT_RRF_K, weights: tuple[float, float] = DEFAULT_WEIGHTS,
+                 candidates: int = DEFAULT_CANDIDATES, params: FusionParams | None = None,
+                 consistency: str = "Session", timeout: float | None = None, alias_ttl: float = ALIAS_TTL):
+        if not _NAME.match(prefix) or "__" in prefix:
+            raise ValueError(f"prefix {prefix!r} must be letters, digits and single underscores, starting with a "
+                             "letter or an underscore (it names a Milvus alias)")
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= MAX_ROWS:
+            raise ValueError(f"candidates must be an integer in 1..{MAX_ROWS}, got {candidates!r}")
+        self.uri = str(uri)
+        self.embedder = embedder
+        self.token = token or ""
+        self.prefix = prefix
+        self.analyzer = Analyzer(analyzer)
+        self.ranker = Ranker(ranker)
+        self.rrf_k = float(rrf_k)
+        self.weights = tuple(float(w) for w in weights)
+        self.candidates = candidates
+        self.params = params or FusionParams()
+        self.consistency = consistency
+        self.timeout = timeout
+        self.alias_ttl = alias_ttl
+        self._client_obj = None
+        self._lock = threading.RLock()
+        self._live: _Version | None = None
+
+    def __repr__(self) -> str:
+        return (f"MilvusBackend(uri={self.uri!r}, prefix={self.prefix!r}, analyzer={self.analyzer.value}, "
+                f"ranker={self.ranker.value})")
+
+    # -- connection --------------------------------------------------------------------
+    @property
+    def local(self) -> bool:
+        """True for Milvus Lite (a ``.db`` file in this process)."""
+        return self.uri.endswith(".db") and "://" not in self.uri
+
+    def _client(self):
+        if self._client_obj is not None:
+            return self._client_obj
+        with self._lock:
+            if self._client_obj is None:
+                try:
+                    from pymilvus import MilvusClient
+                except ImportError as exc:
+                    raise BackendUnavailableError(
+                        f"the milvus search backend needs pymilvus ({exc}); install it with "
+                        "`pip install pymilvus milvus-lite` (milvus-lite for a local .db file)") from exc
+                uri = self.uri
+                if self.local:
+                    path = Path(uri).expanduser().resolve()
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    uri = str(path)
+                    logging.getLogger("jieba").setLevel(logging.WARNING)  # Milvus Lite cuts with Python jieba
+                try:
+                    self._client_obj = MilvusClient(uri=uri, token=self.token, timeout=self.timeout)
+                except Exception as exc:  # pymilvus raises MilvusException, grpc errors or ConnectionError
+                    raise BackendUnavailableError(f"cannot connect to Milvus at {self.uri}: {_message(exc)}; "
+                                                  f"{_FIX}") from exc
+        return self._client_obj
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        """Call the client, turning Milvus' errors into SearchBackendError (saying what failed)."""
+        try:
+            return fn(*args, **kwargs)
+        except SearchBackendError:
+            raise
+        except Exception as exc:
+            from pymilvus.exceptions import MilvusException
+
+            if isinstance(exc, MilvusException) or type(exc).__module__.startswith("grpc"):
+                error = SearchBackendError(f"Milvus at {self.uri} failed to {what}: {_message(exc)}; {_FIX}")
+                error.code = getattr(exc, "code", None)
+                raise error from exc
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client_obj is not None:
+                try:
+                    self._client_obj.close()
+                finally:
+                    self._client_obj = None
+            self._live = None
+
+    # -- versions ----------------------------------------------------------------------
+    def _collection(self, version: str) -> str:
+        return f"{self.prefix}__{version}"
+
+    def _version_names(self) -> list[str]:
+        names = self._call("list collections", self._client().list_collections)
+        start = self.prefix + "__"
+        return sorted(n[len(start):] for n in names if n.startswith(start) and _VERSION.match(n[len(start):]))
+
+    def _check_version(self, version: str) -> str:
+        if not isinstance(version, str) or not _VERSION.match(version) or version not in self._version_names():
+            known = ", ".join(self._version_names()) or "none"
+            raise VersionError(f"no version {version!r} under the Milvus alias {self.prefix} (versions: {known})")
+        return self._collection(version)
+
+    def create_version(self, user_terms: Sequence[str] = (), tag: str = "") -> str:
+        from pymilvus import DataType, Function, FunctionType
+
+        client = self._client()
+        terms = list(dict.fromkeys(t for t in (normalize_text(term).strip() for term in user_terms) if t))
+        suffix = re.sub(r"[^A-Za-z0-9]", "", tag)[:8]
+        with self._lock:
+            existing = set(self._version_names())
+            while True:
+                now = time.time_ns()
+                version = time.strftime("v%Y%m%dT%H%M%S", time.gmtime(now / 1e9)) + f"_{now % 1_000_000:06d}"
+                version += f"_{suffix}" if suffix else ""
+                if version not in existing:
+                    break
+                time.sleep(0.001)
+        dim = int(self.embedder.dim)
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=2048)
+        schema.add_field("doc_id", DataType.VARCHAR, max_length=1024)
+        schema.add_field("measure_key", DataType.VARCHAR, max_length=256)
+        schema.add_field("measure_uid", DataType.VARCHAR, max_length=2048)
+        schema.add_field("chunk_id", DataType.INT64)
+        schema.add_field("kind", DataType.VARCHAR, max_length=32)
+        schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
+        schema.add_field("quote", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
+        schema.add_field("start", DataType.INT64)
+        schema.add_field("end", DataType.INT64)
+        schema.add_field("sentence_index", DataType.INT64)  # -1: none
+        schema.add_field("lex", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES, enable_analyzer=True,
+                         analyzer_params=self._analyzer_params(terms))
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["lex"],
+                                     output_field_names=["sparse"]))
+        index = client.prepare_index_params()
+        index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                        params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
+        index.add_index(field_name="vector", index_type="HNSW", metric_type="IP",
+                        params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION})
+        meta = {"format": FORMAT, "embedder": self.embedder.name, "dim": dim, "analyzer": self.analyzer.value,
+                "user_terms": terms, "tag": tag, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self._call(f"create collection {self._collection(version)}", client.create_collection,
+                   self._collection(version), schema=schema, index_params=index, consistency_level=self.consistency,
+                   properties={META_PROPERTY: json.dumps(meta, ensure_ascii=False)})
+        return version
+
+    def _analyzer_params(self, terms: list[str]) -> dict:
+        if self.analyzer is Analyzer.TOKENS:
+            return {"tokenizer": "standard"}
+        return {"tokenizer": {"type": "jieba", "dict": ["_default_", *terms], "mode": "search", "hmm": True},
+                "filter": [{"type": "stop", "stop_words": sorted(DEFAULT_STOPWORDS)}]}
+
+    def _meta(self, collection: str) -> dict:
+        described = self._call(f"describe {collection}", self._client().describe_collection, collection)
+        raw = (described.get("properties") or {}).get(META_PROPERTY)
+        try:
+            meta = json.loads(raw) if raw else None
+        except ValueError:
+            meta = None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise SearchBackendError(f"Milvus collection {collection} was not written by this version of policyqa "
+                                     f"(no {META_PROPERTY} property of format {FORMAT}); rebuild the index")
+        if meta.get("embedder") != self.embedder.name or meta.get("dim") != self.embedder.dim:
+            raise SearchBackendError(f"Milvus collection {collection} was built with {meta.get('embedder')} "
+                                     f"({meta.get('dim')} dims), not {self.embedder.name} ({self.embedder.dim} "
+                                     "dims); rebuild the index with this embedder")
+        return meta
+
+    def _open(self, version: str) -> _Version:
+        collection = self._collection(version)
+        meta = self._meta(collection)
+        return _Version(version, collection, meta, shared_tokenizer(meta.get("user_terms", [])), time.monotonic())
+
+    def live_version(self) -> str | None:
+        live = self._resolve(force=True)
+        return live.version if live else None
+
+    def _alias_target(self) -> str | None:
+        client = self._client()
+        aliases = self._call("list aliases", client.list_aliases)
+        names = aliases.get("aliases", []) if isinstance(aliases, dict) else list(aliases or [])
+        if self.prefix not in names:
+            return None
+        described = self._call(f"describe alias {self.prefix}", client.describe_alias, self.prefix)
+        return described.get("collection_name")
+
+    def _resolve(self, force: bool = False) -> _Version | None:
+        """The live version; the alias is looked up again after ``alias_ttl`` seconds (another client may
+        have switched it) and loaded into memory when it is not (after a restart)."""
+        live = self._live
+        if live is not None and not force and time.monotonic() - live.resolved_at < self.alias_ttl:
+            return live
+        collection = self._alias_target()
+        if collection is None:
+            self._live = None
+            return None
+        start = self.prefix + "__"
+        if not collection.startswith(start):
+            raise SearchBackendError(f"the Milvus alias {self.prefix} points at {collection}, which is not one of its "
+                                     f"versions ({start}...); point it at a version or choose another prefix")
+        if live is not None and live.collection == collection:
+            live.resolved_at = time.monotonic()
+            return live
+        opened = self._open(collection[len(start):])
+        self._ensure_loaded(collection)
+        self._live = opened
+        return opened
+
+    def _ensure_loaded(self, collection: str) -> None:
+        client = self._client()
+        state = self._call(f"read the load state of {collection}", client.get_load_state, collection)
+        if "Loaded" not in str(state.get("state") if isinstance(state, dict) else state):
+            self._call(f"load {collection}", client.load_collection, collection)
+
+    def switch_version(self, version: str) -> None:
+        client = self._client()
+        with self._lock:
+            collection = self._check_version(version)
+            self._meta(collection)  # refuse another embedder's collection before pointing at it
+            self._call(f"flush {collection}", client.flush, collection)
+            self._ensure_loaded(collection)
+            previous = self._alias_target()
+            if previous is None:
+                self._call(f"create alias {self.prefix}", client.create_alias, collection, self.prefix)
+            elif previous != collection:
+                self._call(f"move alias {self.prefix}", client.alter_alias, collection, self.prefix)
+            self._live = None
+            self._resolve(force=True)
+            if previous and previous != collection and previous in self._call("list collections",
+                                                                              client.list_collections):
+                # the old version stays on disk for a switch back, out of memory
+                self._call(f"release {previous}", client.release_collection, previous)
+
+    def versions(self) -> list[VersionInfo]:
+        client = self._client()
+        target = self._alias_target()
+        out = []
+        for version in self._version_names():
+            collection = self._collection(version)
+            try:
+                meta = self._meta(collection)
+            except SearchBackendError:
+                meta = {}
+            stats = self._call(f"count {collection}", client.get_collection_stats, collection)
+            out.append(VersionInfo(version, collection == target, int(stats.get("row_count", 0)),
+                                   meta.get("tag", ""), meta.get("created_at", "")))
+        return out
+
+    def drop_version(self, version: str) -> None:
+        with self._lock:
+            collection = self._check_version(version)
+            if collection == self._alias_target():
+                raise VersionError(f"version {version} is live; switch to another version before dropping it")
+            self._call(f"drop {collection}", self._client().drop_collection, collection)
+
+    def drop_all(self) -> None:
+        """Remove the alias and every version under it (not part of the protocol: for tests and benchmarks)."""
+        client = self._client()
+        with self._lock:
+            if self._alias_target() is not None:
+                self._call(f"drop alias {self.prefix}", client.drop_alias, self.prefix)
+            for version in self._version_names():
+                self._call(f"drop {self._collection(version)}", client.drop_collection, self._collection(version))
+            self._live = None
+
+    # -- writing -----------------------------------------------------------------------
+    def _target(self, version: str | None) -> _Version:
+        if version is None:
+            live = self._resolve()
+            if live is None:
+                raise NoLiveVersionError(f"no live version under the Milvus alias {self.prefix}: create a version, "
+                                         "fill it and switch to it (or build the index with `policyqa index`)")
+            return live
+        self._check_version(version)
+        live = self._live
+        if live is not None and live.version == version:
+            return live
+        opened = self._open(version)
+        self._ensure_loaded(opened.collection)
+        return opened
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, *, version: str | None = None) -> int:
+        chunks, data = check_chunks(chunks, vectors, self.embedder.dim)
+        target = self._target(version)
+        client = self._client()
+        rows = [self._row(chunk, vector, target) for chunk, vector in zip(chunks, data)]
+        for start in range(0, len(rows), INSERT_BATCH):
+            self._call(f"upsert into {target.collection}", client.upsert, target.collection,
+                       rows[start:start + INSERT_BATCH])
+        pks: dict[str, list[str]] = {}
+        for row in rows:
+            pks.setdefault(row["doc_id"], []).append(row["pk"])
+        for doc_id, kept in pks.items():  # chunks of these documents that the new ones do not replace
+            stale = f"doc_id == {_quote(doc_id)} and pk not in {_quote_list(kept)}"
+            if self._count(target.collection, stale):
+                self._call(f"delete from {target.collection}", client.delete, target.collection, filter=stale)
+        return len(rows)
+
+    def _row(self, chunk: Chunk, vector: np.ndarray, target: _Version) -> dict:
+        uid = measure_uid(chunk.doc_id, chunk.measure_key)
+        if target.meta.get("analyzer") == Analyzer.TOKENS.value:  # the version's analyzer, not this client's
+            lex = " ".join(_alnum_parts(target.tokenizer(chunk.text)))
+        else:
+            lex = normalize_text(chunk.text)
+        return {"pk": f"{uid}/{chunk.chunk_id}", "doc_id": chunk.doc_id, "measure_key": chunk.measure_key,
+                "measure_uid": uid, "chunk_id": int(chunk.chunk_id), "kind": chunk.kind,
+                "text": _fit(chunk.text), "quote": _fit(chunk.quote), "start": int(chunk.start), "end": int(chunk.end),
+                "sentence_index": -1 if chunk.sentence_index is None else int(chunk.sentence_index),
+                "lex": _fit(lex), "vector": vector.tolist()}
+
+    def _count(self, collection: str, expr: str) -> int:
+        rows = self._call(f"count in {collection}", self._client().query, collection, filter=expr,
+                          output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def drop_document(self, doc_id: str, *, version: str | None = None) -> int:
+        target = self._target(version)
+        expr = f"doc_id == {_quote(doc_id)}"
+        count = self._count(target.collection, expr)
+        if count:
+            self._call(f"delete from {target.collection}", self._client().delete, target.collection, filter=expr)
+        return count
+
+    # -- searching ---------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> list[MeasureHit]:
+        live = self._resolve()
+        if live is None:
+            raise NoLiveVersionError(f"no live version under the Milvus alias {self.prefix}: build the index with "
+                                     "`policyqa index`")
+        try:
+            return self._search(live, request)
+        except SearchBackendError as exc:
+            if getattr(exc, "code", None) not in _MISSING_CODES:
+                raise
+            live = self._resolve(force=True)  # switched and dropped or released by another client: once more
+            if live is None:
+                raise NoLiveVersionError(f"the live version under the Milvus alias {self.prefix} is gone") from exc
+            return self._search(live, request)
+
+    def query_words(self, text: str, tokenizer: Tokenizer, analyzer: str, expand: bool) -> str:
+        """The lexical query as sent to Milvus: words (or tokens) separated by spaces; "" when none is left."""
+        if expand:
+            text = f"{text} {expansion_terms(text)}"
+        if analyzer == Analyzer.TOKENS.value:
+            return " ".join(_alnum_parts(t for t in tokenizer(text) if t not in QUERY_FILLER))
+        return " ".join(w for w in tokenizer.words(text) if w not in QUERY_FILLER and w not in DEFAULT_STOPWORDS)
+
+    def _search(self, live: _Version, request: SearchRequest) -> list[MeasureHit]:
+        from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+
+        client = self._client()
+        expr = _filter_expression(request.filters)
+        if expr is None:
+            return []  # the filters allow nothing
+        routes, kinds = [], []
+        words = ""
+        if "lexical" in request.sides:
+            words = self.query_words(request.text, live.tokenizer, live.meta.get("analyzer", ""), request.expand)
+            if words:
+                routes.append(AnnSearchRequest([words], "sparse", {"metric_type": "BM25"}, self.candidates,
+                                               expr=expr or None))
+                kinds.append("lexical")
+        vector = None
+        if "dense" in request.sides:
+            vector = request.query_vector(self.embedder.dim)
+            if vector is None:
+                vector = self.embedder.encode_queries([request.text])[0]
+            routes.append(AnnSearchRequest([vector.tolist()], "vector",
+                                           {"metric_type": "IP", "params": {"ef": max(MIN_EF, self.candidates)}},
+                                           self.candidates, expr=expr or None))
+            kinds.append("dense")
+        if not routes:
+            return []
+        if self.ranker is Ranker.RRF:
+            ranker = RRFRanker(self.rrf_k)
+        else:
+            weight = {"lexical": self.weights[0], "dense": self.weights[1]}
+            ranker = WeightedRanker(*[weight[kind] for kind in kinds])
+        fused = self._call(f"search {live.collection}", client.hybrid_search, live.collection, routes, ranker,
+                           limit=self.candidates, output_fields=["measure_uid"])
+        best: dict[str, float] = {}
+        for hit in fused[0] if fused else []:
+            uid = hit["entity"]["measure_uid"]
+            if uid not in best:
+                best[uid] = float(hit["distance"])
+        top = [uid for uid, score in best.items() if score > 0][: int(request.k)]
+        if not top:
+            return []
+        return self._measure_hits(live, top, best, words, vector, request.sides)
+
+    def _measure_hits(self, live: _Version, top: list[str], fused: dict[str, float], words: str,
+                      vector: np.ndarray | None, sides: tuple[str, ...]) -> list[MeasureHit]:
+        """Every chunk of the ``top`` measures, with exact per-chunk scores: the cosine from its vector, the
+        BM25 score from a search restricted to these measures; then best scores and sentences per measure."""
+        client = self._client()
+        expr = f"measure_uid in {_quote_list(top)}"
+        rows = self._call(f"read chunks of {live.collection}", client.query, live.collection, filter=expr,
+                          output_fields=_OUTPUT + (["vector"] if vector is not None else []), limit=MAX_ROWS)
+        lexical: dict[str, float] = {}
+        if "lexical" in sides and words:
+            found = self._call(f"score chunks of {live.collection}", client.search, live.collection, data=[words],
+                               anns_field="sparse", filter=expr, limit=min(MAX_ROWS, max(1, len(rows))),
+                               output_fields=["pk"], search_params={"metric_type": "BM25"})
+            # Milvus Lite reports BM25 as a negative distance, servers as a positive score
+            lexical = {hit["entity"]["pk"]: abs(float(hit["distance"])) / (BM25_K1 + 1.0)
+                       for hit in (found[0] if found else [])}
+        per_measure: dict[str, list[tuple[Chunk, float, float]]] = {uid: [] for uid in top}
+        for row in rows:
+            chunk = Chunk(chunk_id=int(row["chunk_id"]), doc_id=row["doc_id"], measure_key=row["measure_key"],
+                          kind=row["kind"], text=row["text"], quote=row["quote"], start=int(row["start"]),
+                          end=int(row["end"]),
+                          sentence_index=None if int(row["sentence_index"]) < 0 else int(row["sentence_index"]))
+            dense = float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector)) if vector is not None else 0.0
+            per_measure[row["measure_uid"]].append((chunk, lexical.get(row["pk"], 0.0), dense))
+        lex_max = max(lexical.values(), default=0.0)
+        hits = []
+        for uid in top:
+            scored = sorted(per_measure[uid], key=lambda item: item[0].chunk_id)
+            if not scored:
+                continue  # dropped between the two calls
+            first = scored[0][0]
+            best_lex = max((lex for _, lex, _ in scored), default=0.0)
+            best_dense = max((dense for _, _, dense in scored), default=0.0)
+            sentences = [(chunk, (lex / lex_max if lex_max > 0 else 0.0) + min(max(dense, 0.0), 1.0))
+                         for chunk, lex, dense in scored if chunk.kind == "sentence"]
+            sentences.sort(key=lambda item: -item[1])  # stable: equal scores keep chunk order
+            hits.append(MeasureHit(first.doc_id, first.measure_key, fused[uid], best_lex, best_dense,
+                                   [SentenceHit(chunk, score)
+                                    for chunk, score in sentences[: self.params.sentences_per_measure]]))
+        return hits
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _message(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())[:300]
+
+
+def _quote(value: str) -> str:
+    """A Milvus string literal: double quotes, backslash and quote escaped; line breaks refused."""
+    if any(ch in value for ch in "\r\n"):
+        raise ValueError(f"{value!r} holds a line break; ids used in Milvus filters cannot")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _quote_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(_quote(v) for v in values) + "]"
+
+
+def _filter_expression(filters: SearchFilters | None) -> str | None:
+    """The Milvus filter for ``filters``: "" for none, None when they allow nothing."""
+    if filters is None:
+        return ""
+    parts = []
+    if filters.doc_ids is not None:
+        if not filters.doc_ids:
+            return None
+        parts.append(f"doc_id in {_quote_list(sorted(filters.doc_ids))}")
+    if filters.measures is not None:
+        if not filters.measures:
+            return None
+        parts.append(f"measure_uid in {_quote_list(sorted(measure_uid(d, k) for d, k in filters.measures))}")
+    if filters.exclude:
+        parts.append(f"measure_uid not in {_quote_list(sorted(measure_uid(d, k) for d, k in filters.exclude))}")
+    return " and ".join(parts)
+
+
+def _alnum_parts(tokens) -> list[str]:
+    """Tokens split where Milvus' standard tokenizer splits (anything not a letter or digit): 7% → 7."""
+    return [part for token in tokens for part in _ALNUM.findall(token)]
+
+
+def _fit(text: str, limit: int = MAX_VARCHAR_BYTES) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, at a character boundary (VARCHAR fields are bounded).
+
+    Only whole-measure chunks of very long unstructured records get cut; sentence chunks,
+    which hits return, are far shorter.
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
