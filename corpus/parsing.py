@@ -1,165 +1,830 @@
 """Turn the text of one policy document into a Document record.
 
-The parser looks for three kinds of heading at the start of a line:
-sections (一、… / 第一章), numbered measures (1. / 1．/ （一）/ 第一条) and
-nothing else. Which numbering marks a measure is decided per document: the
-scheme that appears first wins, so a plan whose measures are （一） and whose
-paragraphs hold 1. 2. sub-points keeps those inside the measure's text.
-Whatever is not recognised stays as plain records; no text is ever dropped,
-and ``parse_document`` does not raise on any string.
+The parser works on lines and their numbering labels (corpus/labels.py):
+
+1. **Headings.** A line that starts a paragraph and opens with a label (第一章, 第五条,
+   一、, （一）, 1., （1）…) is a heading candidate. It is accepted when its number fits
+   the sequence of its style under its parent: the next number, a restart at 1, or the
+   number after the last one of that style anywhere (numbering that runs on across
+   groups). Everything else stays text (a 第十二条 after 第三条, a stray 5. in a sentence).
+2. **The measure level** is decided per document from what repeats: articles (第X条)
+   when there are any; otherwise the label style with the most items that have nothing
+   numbered below them. Items of that style are measures and anything numbered below
+   them is a list inside them; styles above it are parts and groups, whose leaves become
+   unnumbered records (七、保障措施).
+3. **Head and tail.** What comes before the first part or measure is the head: the
+   关于印发…的通知 block (the notice record), the plan's title and its preamble. Signature
+   lines, dates and 此件公开发布 after the body are the closing; a 附则 heading and the
+   validity clause after the last measure become records of their own.
+4. **Records.** Each measure gets its number, label, key, path, title, text, sentences
+   (with the departments that cover them), departments with roles, and typed figures.
+
+Nothing is dropped: the records' spans cover the whole text (``Document.blocks``), and
+``parse_document`` never raises, whatever the string.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date
+from collections import Counter
+from dataclasses import dataclass, field
 
-from corpus.departments import DEPARTMENTS_AT_END, parse_department_line
-from corpus.records import Document, Measure, Section, Sentence
-from corpus.segmentation import compact, ends_sentence, lines, make_sentence, paragraphs, repair, split_sentences
+from corpus.departments import Issuer, Marker, Namer, find_markers, is_line_marker, merge_roles
+from corpus.facts import (
+    DATE, ISSUER_END, TITLE_WORDS, all_dates, doc_number, is_date_line, level_prefix_for, place_and_level,
+    place_names, validity,
+)
+from corpus.labels import RANK, SHOW, Label, match_label
+from corpus.numerals import to_int
+from corpus.records import Document, Measure, Notice, Section, Sentence
+from corpus.segmentation import compact, ends_sentence, line_ends_paragraph, make_sentence, repair, split_sentences
 from corpus.targets import extract_targets
 
-CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-             "六": 6, "七": 7, "八": 8, "九": 9}
-CN_NUMERAL = "零〇○一二两三四五六七八九十百"
 MAX_TITLE_CHARS = 40
-
-SECTION_PATTERNS = (
-    re.compile(rf"^(?P<num>[{CN_NUMERAL}]+)\s*[、．.]\s*(?P<title>.*)$"),
-    re.compile(rf"^第(?P<num>[{CN_NUMERAL}\d]+)\s*[章編编]\s*(?P<title>.*)$"),
-)
-MEASURE_SCHEMES = {
-    "arabic": re.compile(r"^(?P<num>\d{1,3})\s*[.．、](?!\d)\s*(?P<rest>.*)$"),
-    "paren": re.compile(rf"^[（(]\s*(?P<num>[{CN_NUMERAL}]+)\s*[）)]\s*(?P<rest>.*)$"),
-    "article": re.compile(rf"^第(?P<num>[{CN_NUMERAL}\d]+)\s*[条條]\s*(?P<rest>.*)$"),
-}
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}\s*[〔\[［【(（]\s*\d{4}\s*[〕\]］】)）]\s*\d{1,4}\s*[号號]")
-DATE_LINE = re.compile(r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日$")
-CN_DATE_LINE = re.compile(rf"^(?P<y>[{CN_NUMERAL}]{{4}})年(?P<m>[{CN_NUMERAL}]{{1,3}})月(?P<d>[{CN_NUMERAL}]{{1,3}})日$")
-ISSUER_END = ("办公室", "办公厅", "人民政府", "委员会", "局", "厅", "部", "委", "院", "中心", "政府")
-TITLE_WORDS = ("方案", "办法", "意见", "规划", "细则", "措施", "条例", "规定", "通知", "决定", "计划", "纲要", "政策")
+TITLE_SENTENCE_CHARS = 25
+# Body text, not a heading, when the first sentence holds any of these (应当, 本办法, 根据…).
+_BODY_SIGNS = re.compile(r"应当|可以|不得|必须|是指|所称|规定|适用于|本条例适用|施行|予以|给予|按照|根据|依据|参照|以下简称|为了|为进一步"
+                         r"|^本|^对|^凡|^经|^自|^由|^为|^在|[《（(]")
+_DEPARTMENT_HINT = re.compile(r"(?:负责|牵头|配合)[^（）()\n]{0,40}[）)]|(?:责任|牵头|配合)(?:单位|部门)[：:]")
+_UNLABELLED_HEADS = re.compile(r"^[\s\u3000]*(?:附\s*则|附\s*件|附\s*录)[\s\u3000]*[：:]?[\s\u3000]*$")
+_VALIDITY_TEXT = re.compile(r"施行|实施|有效期|試行|试行|解释|解釋|停止执行|废止")
+_CLOSING_LINE = re.compile(r"^[（(]此件[^）)]*[）)]$|^公开方式[：:]|^(?:抄送|抄报|主送)[：:]|印发$|^（?完）?$")
 
 
 def cn_to_int(numeral: str) -> int | None:
     """一 → 1, 十四 → 14, 二十一 → 21, 一百零二 → 102; arabic digits pass through."""
-    if numeral.isdigit():
-        return int(numeral)
-    if not numeral or any(ch not in CN_DIGITS and ch not in "十百" for ch in numeral):
-        return None
-    total, current = 0, 0
-    for ch in numeral:
-        if ch == "百":
-            total += (current or 1) * 100
-            current = 0
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        else:
-            current = current * 10 + CN_DIGITS[ch] if current and numeral.isalpha() and "十" not in numeral and "百" not in numeral else CN_DIGITS[ch]
-    return total + current
+    return to_int(numeral)
 
 
-@dataclass(frozen=True)
-class _Heading:
-    kind: str  # "section" or "measure"
-    number: int
-    label_end: int  # offset just after the number label (1. / 一、)
+@dataclass
+class _Line:
+    index: int
     start: int
-    end: int  # end of the heading line
+    end: int
+    text: str
+    label: Label | None
+    para_start: bool
 
 
-def _headings(text: str) -> list[_Heading]:
-    sections: list[_Heading] = []
-    candidates: dict[str, list[_Heading]] = {name: [] for name in MEASURE_SCHEMES}
-    for start, end in lines(text):
-        line = text[start:end]
-        for pattern in SECTION_PATTERNS:
-            match = pattern.match(line)
-            if match and _looks_like_section_title(match.group("title")):
-                number = cn_to_int(match.group("num"))
-                if number is not None:
-                    sections.append(_Heading("section", number, start + match.start("title"), start, end))
-                break
+@dataclass(eq=False)
+class _Head:
+    line: _Line
+    label: Label
+    parent: "_Head | None"
+    children: list["_Head"] = field(default_factory=list)
+    role: str = ""  # container | measure | list | record
+
+    @property
+    def style(self) -> str:
+        return self.label.style
+
+    @property
+    def rank(self) -> int:
+        return self.label.rank
+
+    @property
+    def number(self) -> int:
+        return self.label.number
+
+    @property
+    def start(self) -> int:
+        return self.line.start
+
+    def ancestors(self) -> list["_Head"]:
+        out, node = [], self.parent
+        while node is not None:
+            out.append(node)
+            node = node.parent
+        return out[::-1]
+
+
+# -- lines and headings -------------------------------------------------------------------------
+
+def _lines(text: str) -> list[_Line]:
+    out: list[_Line] = []
+    previous: _Line | None = None
+    for match in re.finditer(r"[^\n]+", text):
+        start, end = match.start(), match.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            continue
+        line_text = text[start:end]
+        label = match_label(line_text)
+        para_start = previous is None or _ends_paragraph(previous)
+        line = _Line(len(out), start, end, line_text, label, para_start)
+        out.append(line)
+        previous = line
+    return out
+
+
+def _ends_paragraph(line: _Line) -> bool:
+    """Is the newline after ``line`` a paragraph end (not a page break inside a sentence)?"""
+    if line_ends_paragraph(line.text):
+        return True
+    if line.label is not None and len(line.text) - line.label.end <= MAX_TITLE_CHARS and not line.text.endswith(
+            ("，", ",", "、", "（", "(")):
+        return True  # a heading line: 二、重点任务, 第 1 條
+    stripped = line.text.rstrip()
+    return len(stripped) <= MAX_TITLE_CHARS and not stripped.endswith(("，", ",", "、", "（", "(", "和", "及", "与"))
+
+
+def _accept(lines: list[_Line], first: int = 0) -> list[_Head]:
+    """Heading candidates that fit their style's sequence under their parent (see module doc)."""
+    stack: list[_Head] = []
+    last_child: dict[tuple[int, str], int] = {}
+    last_global: dict[str, int] = {}
+    last_run: dict[int, tuple[int, int, str]] = {}  # parent → (last number, run length, style) of its children
+    accepted: list[_Head] = []
+    for line in lines[first:]:
+        label = line.label
+        if label is None or not (line.para_start or label.prefixed or _stands_apart(line)):
+            continue
+        depth = len(stack)
+        while depth and stack[depth - 1].rank >= label.rank:
+            depth -= 1
+        parent = stack[depth - 1] if depth else None
+        key = (id(parent), label.style)
+        previous = last_child.get(key)
+        if label.prefixed:
+            fits = previous is not None and label.number == previous + 1
+        elif previous is not None:
+            fits = label.number in (previous + 1, 1)
         else:
-            for name, pattern in MEASURE_SCHEMES.items():
-                match = pattern.match(line)
-                if match and match.group("rest").strip():
-                    number = cn_to_int(match.group("num"))
-                    if number is not None:
-                        candidates[name].append(_Heading("measure", number, start + match.start("rest"), start, end))
-                    break
-    sections = _in_sequence(sections)
-    used = [name for name in candidates if candidates[name]]
-    measures: list[_Heading] = []
-    if used:
-        scheme = min(used, key=lambda name: candidates[name][0].start)
-        measures = _in_sequence(candidates[scheme])
-    return sorted(sections + measures, key=lambda h: h.start)
+            fits = label.number == 1 or label.number == last_global.get(label.style, 0) + 1
+            # a new style whose numbers run on from a run of another style (1.–4., then 第五条…)
+            run = last_run.get(id(parent))
+            if not fits and run and label.style not in last_global and run[1] >= 2 and label.number == run[0] + 1:
+                fits = True
+        if not fits:
+            continue
+        head = _Head(line, label, parent)
+        if parent is not None:
+            parent.children.append(head)
+        del stack[depth:]
+        stack.append(head)
+        last_child[key] = label.number
+        last_global[label.style] = label.number
+        run = last_run.get(id(parent))
+        last_run[id(parent)] = (label.number, run[1] + 1 if run and run[2] == label.style else 1, label.style)
+        accepted.append(head)
+    return accepted
 
 
-def _looks_like_section_title(title: str) -> bool:
-    title = title.strip()
-    if not title or len(title) > MAX_TITLE_CHARS:
+def _stands_apart(line: _Line) -> bool:
+    """A label alone on its line, or followed by a wide space or 【title】: a heading even after a page break."""
+    rest = line.text[line.label.end:] if line.label else ""
+    after_label = line.text[line.label.end - 1:line.label.end] if line.label else ""
+    return not rest.strip() or after_label in "\u3000\u00a0" or rest.lstrip().startswith("【")
+
+
+def _span_end(head: _Head, heads: list[_Head], limit: int) -> int:
+    """Where a heading's span ends: at the next heading that is not inside it."""
+    after = False
+    for other in heads:
+        if other is head:
+            after = True
+            continue
+        if after and other.rank <= head.rank:
+            return other.start
+        if after and head not in other.ancestors():
+            return other.start
+    return limit
+
+
+def _own_text(head: _Head, text: str) -> str:
+    """The heading's line after its label plus the text before its first child."""
+    end = head.children[0].start if head.children else head.line.end
+    return text[head.line.start + head.label.end:end]
+
+
+def _is_list_parent(head: _Head, heads: list[_Head], text: str, limit: int) -> bool:
+    """A heading whose own text opens a list (…如下：) of leaves that name no departments."""
+    if not head.children or not _own_text(head, text).rstrip().endswith(("：", ":")):
         return False
-    return "。" not in title.rstrip("。")
+    for child in head.children:
+        if child.children:
+            return False
+        child_text = text[child.start:_span_end(child, heads, limit)]
+        if _DEPARTMENT_HINT.search(child_text):
+            return False
+    return True
 
 
-def _in_sequence(headings: list[_Heading]) -> list[_Heading]:
-    """Keep headings that continue the numbering (n+1) or restart it (1)."""
-    kept: list[_Heading] = []
-    for heading in headings:
-        previous = kept[-1].number if kept else 0
-        if heading.number in (previous + 1, 1):
-            kept.append(heading)
-    return kept
+def _measure_style(heads: list[_Head], text: str, limit: int) -> tuple[str | None, Counter]:
+    counts: Counter = Counter()
+    listed: set[int] = set()
+    for head in heads:
+        if any(id(a) in listed for a in head.ancestors()):
+            continue
+        if head.style == "article" or _is_list_parent(head, heads, text, limit):
+            listed.add(id(head))
+            counts[head.style] += 1
+        elif not head.children:
+            counts[head.style] += 1
+    if counts.get("article"):
+        return "article", counts
+    if not counts:
+        return None, counts
+    style = max(counts, key=lambda s: (counts[s], RANK[s]))
+    return style, counts
 
 
-def _measure(text: str, heading: _Heading | None, start: int, end: int, section: str,
-             default_title: str, problems: list[str]) -> Measure:
-    """One measure (or plain record when ``heading`` is None) spanning text[start:end]."""
-    body_end = end
-    departments_sentence: Sentence | None = None
-    department_line = None
-    match = DEPARTMENTS_AT_END.search(text, start, end)
-    if match and match.start() > start:
-        department_line = parse_department_line(match.group("inner"))
-        departments_sentence = make_sentence(text, match.start(), match.end(), kind="departments")
-        body_end = match.start()
-
-    sentences = split_sentences(text, start, body_end)
-    title = default_title
-    label = None
-    content_start = start
-    if heading is not None:
-        label = compact(text[heading.start:heading.label_end])
-        content_start = heading.label_end
-        first = sentences[0] if sentences else None
-        if first is not None and len(first.text) <= MAX_TITLE_CHARS + len(label):
-            sentences[0] = Sentence(first.start, first.end, first.text, kind="heading")
-            title = repair(text[heading.label_end:first.end]).rstrip("。；;.!！?？ ")
+def _classify(heads: list[_Head], style: str | None, text: str, limit: int) -> None:
+    measure_rank = RANK[style] if style else 99
+    for head in heads:
+        if any(a.role in ("measure", "list", "record") for a in head.ancestors()):
+            head.role = "list"
+        elif head.style == style:
+            head.role = "measure"
+        elif head.rank < measure_rank:
+            head.role = "container" if head.children and not _is_list_parent(head, heads, text, limit) else "record"
         else:
-            title = _first_clause(repair(text[heading.label_end:body_end]))
-    if departments_sentence is not None:
-        sentences.append(departments_sentence)
+            head.role = "measure" if not head.children or _is_list_parent(head, heads, text, limit) else "container"
 
-    measure = Measure(
-        number=heading.number if heading is not None else None,
-        title=title,
-        text=repair(text[content_start:end]),
-        section=section,
-        start=start,
-        end=end,
-        sentences=sentences,
-        departments=department_line.departments if department_line else [],
-        responsibility=department_line.responsibility if department_line else None,
-        departments_text=department_line.text if department_line else None,
-        label=label,
-    )
-    measure.targets = [t for s in sentences if s.kind == "sentence" or s.kind == "heading" for t in extract_targets(text, s)]
-    if heading is not None and not measure.departments:
-        problems.append(f"measure {heading.number} 「{title}」 names no responsible department")
-    return measure
+
+# -- titles ---------------------------------------------------------------------------------------
+
+def _title(line_rest: str) -> tuple[str, bool]:
+    """(title, whole_line) for the text after a label on its line.
+
+    The title is the text alone on the line (第一条　总体要求, 第二条 【适用范围】), or the
+    short first sentence ending in 。 that reads as a heading (推动重点行业稳增长。…);
+    body text (本办法所称…, 对…的) gives "".
+    """
+    rest = line_rest.strip(" \u3000\u00a0\t")
+    if not rest:
+        return "", True
+    first_end = rest.find("。")
+    if first_end < 0:
+        if not re.search(r"[；;！？!?：:]$", rest) and len(rest) <= MAX_TITLE_CHARS:
+            return rest.strip("【】[]〖〗 ").rstrip("。"), True
+        return "", False
+    sentence = rest[:first_end]
+    if first_end == len(rest) - 1:
+        # one sentence alone on the line: a title only when it is short and heading-like
+        if len(sentence) <= TITLE_SENTENCE_CHARS and not _BODY_SIGNS.search(sentence) and sentence.count("，") <= 1:
+            return sentence.strip("【】[]"), True
+        return "", False
+    if (len(sentence) <= TITLE_SENTENCE_CHARS and sentence.count("，") + sentence.count(",") <= 1
+            and not _BODY_SIGNS.search(sentence) and not ("的" in sentence and len(sentence) > 15)):
+        return sentence.strip("【】[]"), False
+    return "", False
+
+
+# -- the head: notice, title, preamble ----------------------------------------------------------
+
+@dataclass
+class _HeadFacts:
+    title: str | None = None
+    notice_title: str | None = None
+    notice: tuple[int, int] | None = None  # line index range [first, last]
+    doc_number: str | None = None
+    issuer: str | None = None
+    issued_on: str | None = None
+    roc: bool = False
+
+
+def _head_facts(lines: list[_Line], body: int, closing: list[_Line]) -> _HeadFacts:
+    facts = _HeadFacts()
+    head = lines[:body]
+    texts = [compact(line.text) for line in head]
+    facts.roc = any("中華民國" in t or "中华民国" in t for t in texts)
+    # the notice: …关于印发…的通知 (one to three lines), up to its signature date
+    for i, t in enumerate(texts[:6]):
+        if "印发" in t or "印發" in t:
+            j = i
+            while not texts[j].endswith("通知") and j + 1 < len(texts) and j < i + 2:
+                j += 1
+            if not texts[j].endswith("通知"):
+                break
+            first = i - 1 if i > 0 and texts[i - 1].endswith(ISSUER_END) and "关于" not in texts[i - 1] else i
+            facts.notice_title = "".join(texts[first:j + 1])
+            date_line = next((k for k in range(j + 1, len(head)) if is_date_line(head[k].text)), None)
+            if date_line is not None:
+                last = date_line
+                if last + 1 < len(head) and re.match(r"^[（(]此件", texts[last + 1]):
+                    last += 1
+                facts.notice = (first, last)
+                if date_line > 0 and _issuer_like(texts[date_line - 1]):
+                    facts.issuer = _clean_issuer(texts[date_line - 1])
+                facts.issued_on = _first_date(head[date_line].text)
+                after = last + 1
+                if after < len(head) and _title_like(texts[after]):
+                    facts.title = texts[after]
+                    if after + 1 < len(head) and _title_like(texts[after + 1]) and not texts[after].endswith(
+                            TITLE_WORDS) and len(texts[after]) + len(texts[after + 1]) <= 80:
+                        facts.title += texts[after + 1]
+            if facts.title is None:
+                inner = re.search(r"《(.+?)》", facts.notice_title) or re.search(r"关于印发(.+?)的通知", facts.notice_title)
+                facts.title = inner.group(1) if inner else facts.notice_title
+            if facts.issuer is None:
+                prefix = facts.notice_title.split("关于", 1)[0]
+                facts.issuer = _clean_issuer(prefix) if prefix else None
+            break
+    if facts.title is None:
+        parts = []
+        for line, t in zip(head, texts):
+            if (line.label is not None or facts_line(t) or t.endswith(("：", ":", "。")) or len(t) > 60
+                    or DATE.match(t)):
+                break
+            parts.append(t)
+            if t.endswith(TITLE_WORDS) or len(parts) == 3:
+                break
+        if parts:
+            facts.title = "".join(parts)
+            prefix = facts.title.split("关于", 1)[0] if "关于" in facts.title else ""
+            facts.issuer = _clean_issuer(prefix) if prefix and prefix.endswith(ISSUER_END) else None
+    # 文号: the first in the head; with several dated history lines, the one of the latest
+    numbered = [(i, doc_number(line.text)) for i, line in enumerate(head) if doc_number(line.text)]
+    if numbered:
+        facts.doc_number = numbered[0][1]
+    # signature after the body (issuer line + date line)
+    if facts.issued_on is None:
+        for k, line in enumerate(closing):
+            if is_date_line(line.text):
+                facts.issued_on = _first_date(line.text)
+                if facts.issuer is None and k > 0 and _issuer_like(compact(closing[k - 1].text)):
+                    facts.issuer = _clean_issuer(compact(closing[k - 1].text))
+                break
+    # a head of dated history lines (修订, 修正發布, 通过): the latest date and its 文号, issuer
+    if facts.issued_on is None:
+        dated = [(i, all_dates(line.text)) for i, line in enumerate(head)]
+        dated = [(i, d) for i, d in dated if d and i > 0]
+        if dated:
+            i, dates = dated[-1]
+            facts.issued_on = dates[0][2]
+            number = doc_number(head[i].text)
+            if number:
+                facts.doc_number = number
+            if facts.issuer is None:
+                facts.issuer = _issuer_after_date(head[i].text, dates[0][1], number)
+    if facts.issued_on is None:
+        for line in head:
+            if is_date_line(line.text):
+                facts.issued_on = _first_date(line.text)
+                break
+    return facts
+
+
+def facts_line(text: str) -> bool:
+    """A 文号 or a date: not part of a title."""
+    return bool(doc_number(text)) or is_date_line(text)
+
+
+def _first_date(text: str) -> str | None:
+    dates = all_dates(text)
+    return dates[0][2] if dates else None
+
+
+def _issuer_like(text: str) -> bool:
+    squeezed = re.sub(r"[\s\u00a0\u3000]+", "", text)
+    return 2 <= len(squeezed) <= 40 and squeezed.endswith(ISSUER_END) and not ends_sentence(squeezed)
+
+
+def _clean_issuer(text: str) -> str:
+    return re.sub(r"[\s\u00a0\u3000]+", "", text).strip("，,：:")
+
+
+def _issuer_after_date(line: str, date_end: int, number: str | None) -> str | None:
+    """經濟部 from …十四日經濟部經工字第…號令; 北京市人民代表大会常务委员会 from …日 北京市第十五届人民代表大会常务委员会第二十四次会议修订."""
+    rest = re.sub(r"[\s\u00a0\u3000]+", "", line[date_end:])
+    if number:
+        cut = rest.find(number[:2])
+        rest = rest[:cut] if cut > 0 else rest
+    rest = re.sub(r"第[一二三四五六七八九十百\d]+届", "", rest)
+    rest = re.sub(r"第[一二三四五六七八九十百\d]+次.*$", "", rest)
+    rest = re.sub(r"(?:通过|修订|修正|发布|公布|訂定|修正發布|發布).*$", "", rest)
+    return rest if 2 <= len(rest) <= 30 and rest.endswith(ISSUER_END) else None
+
+
+def _title_like(text: str) -> bool:
+    return 4 <= len(text) <= 80 and not ends_sentence(text) and not text.endswith(("：", ":")) and not facts_line(text)
+
+
+# -- the tail: closing lines -------------------------------------------------------------------
+
+def _closing_lines(lines: list[_Line], body_end_line: int) -> list[_Line]:
+    """Signature, date, 此件公开发布, 公开方式, …印发 lines at the very end (after ``body_end_line``)."""
+    tail: list[_Line] = []
+    for line in reversed(lines):
+        if line.index <= body_end_line:
+            break
+        squeezed = re.sub(r"[\s\u00a0\u3000]+", "", line.text)
+        if is_date_line(line.text) or _CLOSING_LINE.search(squeezed) or (
+                _issuer_like(squeezed) and len(squeezed) <= 30):
+            tail.append(line)
+        else:
+            break
+    return tail[::-1]
+
+
+# -- building records ------------------------------------------------------------------------------
+
+class _Builder:
+    def __init__(self, text: str, doc_id: str, source: str, meta: dict):
+        self.text = text
+        self.doc_id = doc_id
+        self.source = source
+        self.meta = meta
+        self.problems: list[str] = []
+        self.lead_note_from: int | None = None  # offset after which 列第一位者为牵头单位 holds
+
+    # -- entry -----------------------------------------------------------------------------
+    def parse(self) -> Document:
+        text = self.text
+        lines = _lines(text)
+        heads = _accept(lines)
+        style, counts = _measure_style(heads, text, len(text))
+        body = self._body_start(heads, style, lines)
+        if body is not None and body > 0:
+            heads = _accept(lines, body)
+            style, counts = _measure_style(heads, text, len(text))
+        if style is not None:
+            self._competing(counts, style)
+        _classify(heads, style, text, len(text))
+        heads = [h for h in heads if h.role != "list"] + [h for h in heads if h.role == "list"]
+        structural = sorted((h for h in heads if h.role != "list"), key=lambda h: h.start)
+
+        body_line = structural[0].line.index if structural else self._first_body_line(lines)
+        last_struct_line = structural[-1].line.index if structural else body_line
+        closing = _closing_lines(lines, last_struct_line)
+        facts = _head_facts(lines, body_line, closing)
+        document = self._document(facts, lines, body_line, closing)
+        issuer = self._issuer_context(document)
+        self.namer = Namer(issuer)
+        self.lead_note_from = self._lead_note_in_head(lines[:body_line])
+
+        limit = closing[0].start if closing else len(text)
+        if structural:
+            self._structured(document, structural, heads, lines, limit)
+        else:
+            self._plain(document, lines, body_line, limit)
+        self._split_tail(document, limit)
+        self._consistent_titles(document)
+        for measure in document.measures:
+            self._fill(document, measure)
+        self._keys(document)
+        document.closing = [s for line in closing for s in split_sentences(text, line.start, line.end, kind="closing")]
+        self._validity(document)
+        self._check_orphan_markers(document, lines, body_line)
+        document.problems = self.problems
+        return document
+
+    def _body_start(self, heads: list[_Head], style: str | None, lines: list[_Line]) -> int | None:
+        """The line where the body starts: the first heading at or above the measure level.
+
+        Lower-level items before it stay in the head (a 1. history line before 第 1 條), unless
+        their numbering runs on into the measures (1.–6. then 第七条): then they are measures too.
+        """
+        if style is None:
+            return None
+        rank = RANK[style]
+        first = next((h for h in heads if h.rank <= rank), None)
+        if first is None:
+            return None
+        before = [h for h in heads if h.start < first.start and h.parent is None]
+        if len(before) >= 2 and first.style == style and first.number == before[-1].number + 1:
+            self.problems.append(
+                f"two numbering schemes compete (两种编号并存): {len(before)} items numbered {SHOW[before[0].style]} "
+                f"run on into {SHOW[style]}; all are read as measures")
+            return before[0].line.index
+        return first.line.index
+
+    def _competing(self, counts: Counter, style: str) -> None:
+        for other, n in counts.items():
+            if other != style and n >= 3 and n >= counts[style] * 0.5 and RANK[other] == RANK[style]:
+                self.problems.append(f"two numbering schemes compete (两种编号并存): {n} items numbered "
+                                     f"{SHOW[other]} beside {counts[style]} numbered {SHOW[style]}")
+
+    def _first_body_line(self, lines: list[_Line]) -> int:
+        """Without headings: the body starts after the title lines (short lines ending no sentence)."""
+        for line in lines:
+            if len(line.text) > 60 or ends_sentence(line.text) or line.text.rstrip().endswith(("：", ":")):
+                return line.index
+        return len(lines)
+
+    # -- document and head ---------------------------------------------------------------
+    def _document(self, facts: _HeadFacts, lines: list[_Line], body_line: int, closing: list[_Line]) -> Document:
+        meta, text = self.meta, self.text
+        title = str(meta.get("title") or facts.title or _title_from_source(self.source, self.doc_id))
+        document = Document(
+            doc_id=self.doc_id, title=title, text=text, source=self.source,
+            doc_number=meta.get("doc_number") or facts.doc_number,
+            issuer=meta.get("issuer") or facts.issuer,
+            issued_on=meta.get("issued_on") or facts.issued_on,
+            notice_title=meta.get("notice_title") or facts.notice_title,
+        )
+        for line in lines[:body_line]:
+            document.preamble.extend(split_sentences(text, line.start, line.end, kind="preamble"))
+        if facts.notice is not None:
+            first, last = facts.notice
+            start, end = lines[first].start, lines[last].end
+            document.notice = Notice(facts.notice_title or "", start, end, repair(text[start:end]))
+        place, level = place_and_level(document.issuer, document.title)
+        if facts.roc:
+            place, level = "台湾", "province"
+        document.place = meta.get("place") or place
+        document.level = meta.get("level") or level
+        return document
+
+    def _issuer_context(self, document: Document) -> Issuer:
+        return Issuer(prefix=level_prefix_for(document.level, document.place), places=place_names(document.place))
+
+    def _lead_note_in_head(self, head: list[_Line]) -> int | None:
+        from corpus.departments import _LEAD_NOTE
+        for line in head:
+            if _LEAD_NOTE.search(line.text):
+                return line.start
+        return None
+
+    # -- body ----------------------------------------------------------------------------
+    def _structured(self, document: Document, structural: list[_Head], heads: list[_Head], lines: list[_Line],
+                    limit: int) -> None:
+        text = self.text
+        section: Section | None = None
+        for i, head in enumerate(structural):
+            next_start = structural[i + 1].start if i + 1 < len(structural) else limit
+            end = min(next_start, limit)
+            if head.parent is None and head.role in ("container", "record"):
+                title, _ = _title(text[head.line.start + head.label.end:head.line.end])
+                title = title or compact(text[head.line.start + head.label.end:head.line.end]).rstrip("。")
+                section = Section(head.number, title, head.start, end, label=head.label.text)
+                document.sections.append(section)
+                if head.role == "container":
+                    section.heading = make_sentence(text, head.line.start, head.line.end, kind="heading")
+            elif section is None:
+                section = Section(None, "", head.start, end)
+                document.sections.append(section)
+            section.end = end
+            if head.role == "container":
+                if head.parent is not None:
+                    group = make_sentence(text, head.line.start, head.line.end, kind="heading")
+                    if group is not None:
+                        section.groups.append(group)
+                self._intro(section, head, head.line.end, end)
+                continue
+            section.measures.append(self._record(head, head.start, end, section.title))
+        self._unlabelled_heads(document, lines)
+
+    def _intro(self, section: Section, head: _Head, start: int, end: int) -> None:
+        """Text between a container's heading and its first child: a record of its own."""
+        span = make_sentence(self.text, start, end)
+        if span is None:
+            return
+        record = Measure(number=None, title="", text="", section=section.title, start=span.start, end=span.end,
+                         path=self._path(head) + [compact(head.line.text)], kind="text")
+        section.measures.append(record)
+
+    def _path(self, head: _Head) -> list[str]:
+        return [a.line.text.strip() for a in head.ancestors() if a.role == "container"]
+
+    def _record(self, head: _Head, start: int, end: int, section_title: str) -> Measure:
+        rest = self.text[head.line.start + head.label.end:head.line.end]
+        title, whole_line = _title(rest)
+        if whole_line and not self.text[head.line.end:end].strip():
+            title, whole_line = "", False  # the line is the whole measure: body, not a title
+        is_measure = head.role == "measure"
+        if head.role == "record" and not title:
+            title = compact(rest).rstrip("。")[:MAX_TITLE_CHARS]
+        measure = Measure(
+            number=head.number if is_measure else None,
+            title=title, text="", section=section_title, start=start, end=end,
+            label=head.label.text, path=self._path(head), kind="measure" if is_measure else "text",
+        )
+        measure._title_line_end = head.line.end if whole_line else None  # type: ignore[attr-defined]
+        measure._inline_title = bool(title) and not whole_line  # type: ignore[attr-defined]
+        measure._content_start = head.line.start + head.label.end  # type: ignore[attr-defined]
+        return measure
+
+    def _plain(self, document: Document, lines: list[_Line], body_line: int, limit: int) -> None:
+        """No recognised structure: one unnumbered record per paragraph."""
+        from corpus.segmentation import paragraphs
+
+        start = lines[body_line].start if body_line < len(lines) else limit
+        records = []
+        for p_start, p_end in paragraphs(self.text, start, limit):
+            record = Measure(number=None, title="", text="", section="", start=p_start, end=p_end, kind="text")
+            records.append(record)
+        if records:
+            document.sections.append(Section(None, "", records[0].start, limit, None, records))
+        self.problems.append("no numbered sections or measures recognised; the text is kept as plain records")
+
+    def _unlabelled_heads(self, document: Document, lines: list[_Line]) -> None:
+        """A 附则 / 附件 line inside the last record ends it; what follows is a record of its own."""
+        for section in document.sections:
+            for position, measure in enumerate(list(section.measures)):
+                for line in lines:
+                    if measure.start < line.start < measure.end and _UNLABELLED_HEADS.match(line.text):
+                        tail = Measure(number=None, title=compact(line.text).strip("：:"), text="",
+                                       section=section.title, start=line.start, end=measure.end,
+                                       path=list(measure.path), kind="supplementary")
+                        tail._title_line_end = line.end  # type: ignore[attr-defined]
+                        tail._content_start = line.start  # type: ignore[attr-defined]
+                        measure.end = _rtrim(self.text, measure.start, line.start)
+                        section.measures.insert(section.measures.index(measure) + 1, tail)
+                        break
+
+    def _split_tail(self, document: Document, limit: int) -> None:
+        """Paragraphs after the last measure's last department marker, or a validity clause, are not that measure."""
+        measures = [m for m in document.measures if m.kind == "measure"]
+        if not measures:
+            return
+        last = measures[-1]
+        section = next(s for s in document.sections if last in s.measures)
+        if section.measures[-1] is not last:
+            return
+        content_start = getattr(last, "_content_start", last.start)
+        markers = find_markers(self.text, content_start, last.end, self.namer)
+        cut_from = markers[-1].end if markers else None
+        paragraphs = list(_paragraph_starts(self.text, getattr(last, "_title_line_end", None) or content_start, last.end))
+        tail_start = None
+        for p_start in paragraphs:
+            chunk = self.text[p_start:last.end]
+            if cut_from is not None and p_start >= cut_from:
+                tail_start = p_start
+                break
+            if p_start > content_start and _VALIDITY_TEXT.search(chunk[:80]) and re.search(
+                    r"^(?:[\u4e00-\u9fff]{2,6}[：:])?本(?:措施|办法|方案|意见|规定|通知|条例|细则|计划)", chunk):
+                tail_start = p_start
+                break
+        if tail_start is None or tail_start <= content_start:
+            return
+        old_end = last.end
+        last.end = _rtrim(self.text, last.start, tail_start)
+        for p_start, p_end in _paragraph_spans(self.text, tail_start, old_end):
+            kind = "supplementary" if _VALIDITY_TEXT.search(self.text[p_start:p_end]) else "text"
+            record = Measure(number=None, title="", text="", section=section.title, start=p_start, end=p_end,
+                             path=list(last.path), kind=kind)
+            section.measures.append(record)
+
+    def _consistent_titles(self, document: Document) -> None:
+        """A title taken from a first sentence counts only where most measures have one.
+
+        Legal texts open articles with short body sentences (第四十二条 本市建立…制度。); plans
+        title nearly every measure (1. 推动重点行业稳增长。…).
+        """
+        measures = [m for m in document.measures if m.kind == "measure"]
+        inline = [m for m in measures if getattr(m, "_inline_title", False)]
+        if measures and len(inline) < 0.5 * len(measures):
+            for measure in inline:
+                measure.title = ""
+
+    # -- one record's contents ----------------------------------------------------------
+    def _fill(self, document: Document, measure: Measure) -> None:
+        text = self.text
+        content_start = getattr(measure, "_content_start", measure.start)
+        title_line_end = getattr(measure, "_title_line_end", None)
+        found: list[str] = []
+        markers = find_markers(text, content_start, measure.end, self.namer, found)
+        self.problems.extend(f"{measure.label or measure.title or 'record'} {problem}" for problem in found)
+        for marker in markers:
+            if marker.lead_note and marker.sticky and self.lead_note_from is None:
+                self.lead_note_from = marker.start
+        note_active = self.lead_note_from is not None and self.lead_note_from <= measure.start
+        sentences: list[Sentence] = []
+        cursor = measure.start
+        if title_line_end is not None and (not markers or markers[0].start >= title_line_end):
+            heading = make_sentence(text, measure.start, title_line_end, kind="heading")
+            if heading is not None:
+                sentences.append(heading)
+            cursor = title_line_end
+        for marker in markers:
+            units = tuple(u.name for u in merge_roles([marker], note_active))
+            pieces = split_sentences(text, cursor, marker.start)
+            sentences.extend(Sentence(s.start, s.end, s.text, s.kind, units) for s in pieces)
+            sentences.append(Sentence(marker.start, marker.end, repair(text[marker.start:marker.end]), "departments",
+                                      units))
+            cursor = marker.end
+        sentences.extend(split_sentences(text, cursor, measure.end))
+        if measure.title and sentences and sentences[0].kind == "sentence" and title_line_end is None:
+            first = sentences[0]
+            sentences[0] = Sentence(first.start, first.end, first.text, "heading", first.departments)
+        measure.sentences = sentences
+        body_start = title_line_end if (title_line_end is not None and measure.kind != "measure"
+                                        and measure.number is None) else content_start
+        if measure.kind == "measure" or title_line_end is None:
+            body_start = content_start
+        if title_line_end is not None and measure.title and not markers_before(markers, title_line_end):
+            body_start = title_line_end if measure.number is None else content_start
+        measure.text = repair(text[body_start:measure.end])
+        roles = merge_roles(markers, note_active)
+        measure.roles = roles
+        measure.departments = [r.name for r in roles]
+        if markers:
+            measure.responsibility = markers[0].wording
+            measure.departments_text = "；".join(m.text for m in markers)
+        if not measure.title and measure.kind != "measure":
+            measure.title = _first_clause(measure.text)
+        measure.targets = _figures(text, sentences)
+
+    # -- keys, validity, problems ----------------------------------------------------------
+    def _keys(self, document: Document) -> None:
+        measures = [m for m in document.measures if m.kind == "measure" and m.number is not None]
+        numbers = Counter(m.number for m in measures)
+        runs_on = all(n == 1 for n in numbers.values())
+        ordinals = self._ordinals(document)
+        used: set[str] = set()
+        for position, measure in enumerate(document.measures, start=1):
+            if measure.kind == "measure" and measure.number is not None:
+                key = str(measure.number) if runs_on else ".".join(map(str, ordinals.get(id(measure), [measure.number])))
+            else:
+                key = f"r{position}"
+            base, n = key, 2
+            while key in used:
+                key, n = f"{base}-{n}", n + 1
+            used.add(key)
+            measure.key = key
+
+    def _ordinals(self, document: Document) -> dict[int, list[int]]:
+        """The numbers of the labelled headings along each measure's path, plus its own."""
+        out: dict[int, list[int]] = {}
+        for measure in document.measures:
+            chain = []
+            for heading in measure.path:
+                label = match_label(heading, allow_prefix=False)
+                if label is not None:
+                    chain.append(label.number)
+            out[id(measure)] = chain + [measure.number]
+        return out
+
+    def _validity(self, document: Document) -> None:
+        tail_text = "\n".join(m.text for m in document.supplementary)
+        scope = tail_text + "\n" + "\n".join(m.text for m in document.measures[-3:]) + "\n" + "\n".join(
+            s.text for s in document.preamble)
+        found = validity(scope, document.issued_on)
+        document.effective_on = self.meta.get("effective_on") or found.effective_on
+        document.expires_on = self.meta.get("expires_on") or found.expires_on
+
+    def _check_orphan_markers(self, document: Document, lines: list[_Line], body_line: int) -> None:
+        first_measure = next((m.start for m in document.measures if m.kind == "measure"), None)
+        for line in lines:
+            if is_line_marker(line.text) and (first_measure is None or line.start < first_measure):
+                self.problems.append(f"a 责任单位 line comes before any measure (责任单位行前没有措施), kept as text: "
+                                     f"{compact(line.text)[:30]}")
+
+
+_CONDITIONS_INTRO = re.compile(r"(?:条件|情形|要求|标准)[：:]$")
+
+
+def _figures(text: str, sentences: list[Sentence]):
+    """Typed figures of a record's sentences; items of a 符合下列条件： list are conditions."""
+    figures = []
+    listing = False
+    for sentence in sentences:
+        if sentence.kind not in ("sentence", "heading"):
+            continue
+        is_item = match_label(sentence.text.strip(), allow_prefix=False) is not None
+        listing = listing and is_item
+        figures.extend(extract_targets(text, sentence, listed_condition=listing))
+        if _CONDITIONS_INTRO.search(sentence.text.rstrip()):
+            listing = True
+    return figures
+
+
+def markers_before(markers: list[Marker], offset: int) -> bool:
+    return any(m.start < offset for m in markers)
+
+
+def _paragraph_starts(text: str, start: int, end: int):
+    for p_start, _ in _paragraph_spans(text, start, end):
+        yield p_start
+
+
+def _paragraph_spans(text: str, start: int, end: int):
+    """Paragraphs of text[start:end]: lines joined across page breaks (see segmentation)."""
+    cursor = None
+    previous_end = None
+    for match in re.finditer(r"[^\n]+", text[start:end]):
+        s, e = start + match.start(), start + match.end()
+        line = text[s:e]
+        if not line.strip():
+            continue
+        if cursor is None:
+            cursor = s
+        elif line_ends_paragraph(text[prev_line_start:previous_end]) or match_label(line.strip()):
+            yield _trim(text, cursor, previous_end)
+            cursor = s
+        prev_line_start = s
+        previous_end = e
+    if cursor is not None:
+        yield _trim(text, cursor, previous_end)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _rtrim(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return end
 
 
 def _first_clause(text: str, limit: int = 24) -> str:
@@ -167,175 +832,11 @@ def _first_clause(text: str, limit: int = 24) -> str:
     return clause if len(clause) <= limit else clause[:limit] + "…"
 
 
-def _plain_records(text: str, start: int, end: int, section: str, problems: list[str]) -> list[Measure]:
-    """Paragraphs that carry no measure heading become unnumbered records."""
-    records = []
-    for p_start, p_end in paragraphs(text, start, end):
-        title = section or _first_clause(repair(text[p_start:p_end]))
-        records.append(_measure(text, None, p_start, p_end, section, title, problems))
-    return records
-
-
-def _metadata(text: str, start: int, end: int) -> dict[str, str | None]:
-    spans = list(lines(text, start, end))
-    found: dict[str, str | None] = {"doc_number": None, "issued_on": None, "issuer": None,
-                                    "notice_title": None, "title": None}
-    number = DOC_NUMBER.search(text, start, end)
-    if number:
-        found["doc_number"] = re.sub(r"\s+", "", number.group(0))
-    line_texts = [text[s:e] for s, e in spans]
-    for i, line in enumerate(line_texts):
-        squeezed = re.sub(r"\s+", "", line)
-        iso = _iso_date(squeezed)
-        if iso and found["issued_on"] is None:
-            found["issued_on"] = iso
-            if i > 0 and compact(line_texts[i - 1]).endswith(ISSUER_END):
-                found["issuer"] = compact(line_texts[i - 1])
-    for i, line in enumerate(line_texts):
-        if compact(line).startswith("关于"):
-            parts = [line]
-            j = i
-            while not compact(parts[-1]).endswith(TITLE_WORDS) and j + 1 < len(line_texts) and j < i + 3:
-                j += 1
-                parts.append(line_texts[j])
-            issuer_line = compact(line_texts[i - 1]) if i > 0 else ""
-            notice = compact("".join(parts))
-            if issuer_line.endswith(ISSUER_END):
-                found["issuer"] = found["issuer"] or issuer_line
-                notice = issuer_line + notice
-            found["notice_title"] = notice
-            break
-    # The plan's own title: a short line naming a plan (…方案, …办法) that is not the notice.
-    for line in reversed(line_texts):
-        short = compact(line)
-        if (len(short) <= 60 and short.endswith(TITLE_WORDS[:-2]) and "。" not in short
-                and not short.startswith("关于") and short != found["notice_title"]):
-            found["title"] = short
-            break
-    if found["title"] is None and found["notice_title"]:
-        inner = re.search(r"关于印发(.+?)的通知", found["notice_title"])
-        found["title"] = inner.group(1) if inner else found["notice_title"]
-    if found["title"] is None and line_texts:
-        first = compact(line_texts[0])
-        found["title"] = first if len(first) <= 60 else first[:60] + "…"
-    return found
-
-
-def _iso_date(squeezed: str) -> str | None:
-    for pattern in (DATE_LINE, CN_DATE_LINE):
-        match = pattern.match(squeezed)
-        if match:
-            y, m, d = (cn_to_int(match.group(k)) if not match.group(k).isdigit() else int(match.group(k))
-                       for k in ("y", "m", "d"))
-            if pattern is CN_DATE_LINE:
-                y = int("".join(str(CN_DIGITS.get(ch, 0)) for ch in match.group("y")))
-            try:
-                return date(y, m, d).isoformat()
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
-def _preamble(text: str, start: int, end: int) -> list[Sentence]:
-    sentences: list[Sentence] = []
-    for line_start, line_end in lines(text, start, end):
-        sentences.extend(split_sentences(text, line_start, line_end, kind="preamble"))
-    return sentences
-
-
-def parse_document(text: str, doc_id: str, source: str = "", meta: dict | None = None) -> Document:
-    """Parse one document's text. Never raises for any string."""
-    meta = meta or {}
-    problems: list[str] = []
-    headings = _headings(text)
-    first_heading = headings[0].start if headings else None
-
-    if first_heading is None:
-        # No recognised structure: the leading lines up to the first paragraph that
-        # ends a sentence are the preamble, the rest plain records.
-        body_start = _first_paragraph_start(text)
-        preamble_end = body_start
-    else:
-        preamble_end = body_start = first_heading
-    facts = _metadata(text, 0, preamble_end)
-    document = Document(
-        doc_id=doc_id,
-        title=str(meta.get("title") or facts["title"] or _title_from_source(source, doc_id)),
-        text=text,
-        source=source,
-        doc_number=meta.get("doc_number") or facts["doc_number"],
-        issuer=meta.get("issuer") or facts["issuer"],
-        issued_on=meta.get("issued_on") or facts["issued_on"],
-        notice_title=meta.get("notice_title") or facts["notice_title"],
-        preamble=_preamble(text, 0, preamble_end),
-        problems=problems,
-    )
-
-    if not headings:
-        records = _plain_records(text, body_start, len(text), "", problems)
-        if records:
-            document.sections.append(Section(None, "", body_start, len(text), None, records))
-        problems.append("no numbered sections or measures recognised; the text is kept as plain records")
-        for position, measure in enumerate(document.measures, start=1):
-            measure.key = f"r{position}"
-        return document
-
-    section: Section | None = None
-    for i, heading in enumerate(headings):
-        next_start = headings[i + 1].start if i + 1 < len(headings) else len(text)
-        if heading.kind == "section":
-            title = compact(text[heading.label_end:heading.end]).rstrip("。")
-            section = Section(heading.number, title, heading.start, next_start,
-                              make_sentence(text, heading.start, heading.end, kind="heading"))
-            document.sections.append(section)
-            if heading.end < next_start:
-                section.measures.extend(_plain_records(text, heading.end, next_start, title, problems))
-        else:
-            if section is None:
-                section = Section(None, "", heading.start, next_start)
-                document.sections.append(section)
-            section.measures.append(_measure(text, heading, heading.start, next_start, section.title,
-                                             "", problems))
-        if section is not None:
-            section.end = next_start
-    if not document.measures:
-        problems.append("no measures found")
-    _number_uniquely(document, problems)
-    for position, measure in enumerate(document.measures, start=1):
-        measure.key = str(measure.number) if measure.number is not None else f"r{position}"
-    return document
-
-
 def _title_from_source(source: str, doc_id: str) -> str:
     name = source.rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[0] if name else doc_id
 
 
-def _number_uniquely(document: Document, problems: list[str]) -> None:
-    """Measure numbers identify a measure inside its document (第3条, /api/measures/doc/3).
-
-    Documents whose numbering restarts in every section (（一）（二）… again)
-    are numbered 1..N in reading order; the label keeps the number as written.
-    """
-    numbered = [m for m in document.measures if m.number is not None]
-    numbers = [m.number for m in numbered]
-    if len(set(numbers)) == len(numbers):
-        return
-    for position, measure in enumerate(numbered, start=1):
-        measure.number = position
-    problems.append(f"numbering restarts in each section; measures are numbered 1–{len(numbered)} in reading order")
-
-
-def _first_paragraph_start(text: str) -> int:
-    """Where the body starts in a document without headings: after its title lines.
-
-    Title lines are short and end no sentence; a salutation (各单位：) or the
-    first sentence starts the body.
-    """
-    body_start = 0
-    for start, end in lines(text):
-        line = text[start:end]
-        if len(line) > 60 or ends_sentence(line) or line.rstrip().endswith(("：", ":")):
-            return start
-        body_start = end
-    return body_start
+def parse_document(text: str, doc_id: str, source: str = "", meta: dict | None = None) -> Document:
+    """Parse one document's text. Never raises for any string; what it cannot read goes to ``problems``."""
+    return _Builder(text, doc_id, source, meta or {}).parse()

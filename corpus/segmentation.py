@@ -71,24 +71,84 @@ def make_sentence(text: str, start: int, end: int, kind: str = "sentence") -> Se
     return Sentence(start=start, end=end, text=repair(text[start:end]), kind=kind)
 
 
-def split_sentences(text: str, start: int = 0, end: int | None = None, kind: str = "sentence") -> list[Sentence]:
-    """Split ``text[start:end]`` after each sentence terminator.
+def split_sentences(text: str, start: int = 0, end: int | None = None, kind: str = "sentence",
+                    hard_breaks: bool = True) -> list[Sentence]:
+    """Split ``text[start:end]`` after each sentence terminator and at hard line breaks.
 
-    Newlines do not end a sentence (they are page breaks or paragraph breaks
-    after a terminator, which already ended it).
+    A newline is a *page break* (the sentence goes on) unless the line before it ends
+    a paragraph (:func:`line_ends_paragraph`) or the next line starts with a list
+    label; then it ends the sentence even without a terminator (a list item ending
+    in ：, a title line, a line that is one parenthesis).
     """
     end = len(text) if end is None else end
+    cuts = [m.end() for m in _SENTENCE_END.finditer(text, start, end)]
+    if hard_breaks:
+        cuts += [cut for cut in _hard_breaks(text, start, end)]
     sentences: list[Sentence] = []
     cursor = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        sentence = make_sentence(text, cursor, match.end(), kind)
+    for cut in sorted(set(cuts)):
+        sentence = make_sentence(text, cursor, cut, kind)
         if sentence is not None:
             sentences.append(sentence)
-        cursor = match.end()
+            cursor = cut
     tail = make_sentence(text, cursor, end, kind)
     if tail is not None:
         sentences.append(tail)
     return sentences
+
+
+_LIST_START = re.compile(r"[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.．、](?!\d)|[①-⑳]")
+
+
+def _hard_breaks(text: str, start: int, end: int) -> list[int]:
+    cuts = []
+    for match in re.finditer(r"\n", text[start:end]):
+        at = start + match.start()
+        line_start = text.rfind("\n", start, at) + 1
+        before = text[max(line_start, start):at]
+        if not before.strip():
+            continue
+        after = text[at:end].lstrip()
+        if line_ends_paragraph(before) or _LIST_START.match(after):
+            cuts.append(at)
+    return cuts
+
+
+def line_ends_paragraph(line: str) -> bool:
+    """Whether a line's end is a real paragraph end, not a page break inside a sentence.
+
+    True after a terminator (。；！？), a colon that opens a list, or a line that is one
+    parenthesis (（此件公开发布）); False after a comma, 、 or an open parenthesis.
+    """
+    stripped = line.rstrip(" \t\u3000\u00a0\r")
+    if not stripped:
+        return False
+    if ends_sentence(stripped) or stripped.endswith(("：", ":")):
+        return True
+    if stripped[-1] not in "）)〕":
+        return False
+    opened = _matching_open(stripped)
+    if opened is None:
+        return False
+    before = stripped[:opened].rstrip(" \t\u3000\u00a0")
+    group = stripped[opened:]
+    return not before or before[-1] in TERMINATORS or bool(_MARKER_WORDS.search(group))
+
+
+_MARKER_WORDS = re.compile(r"(?:负责|負責|牵头|牽頭|配合)[^（）()]{0,30}[）)〕]$|(?:单位|部门|單位|部門)\s*[：:]")
+
+
+def _matching_open(text: str) -> int | None:
+    """Offset of the parenthesis that the final ）closes, or None when unbalanced."""
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        if text[i] in "）)〕":
+            depth += 1
+        elif text[i] in "（(〔":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
 
 
 def paragraphs(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:

@@ -45,8 +45,9 @@ def test_parenthesised_numbering_with_sub_points():
     assert [s.title for s in document.sections] == ["加大财政支持", "强化融资服务"]
     measures = document.measures
     assert [m.label for m in measures] == ["（一）", "（二）", "(一)", "(二)"]
-    # numbering restarts per section: numbered in reading order, labels as written
-    assert [m.number for m in measures] == [1, 2, 3, 4]
+    # numbering restarts per section: numbers as the labels say, keys along the path stay unique
+    assert [m.number for m in measures] == [1, 2, 1, 2]
+    assert [m.key for m in measures] == ["1.1", "1.2", "2.1", "2.2"]
     assert measures[0].title == "设立专项资金"
     assert measures[0].departments == ["市财政局", "市工业和信息化局"]
     assert measures[0].responsibility == "负责"
