@@ -45,6 +45,7 @@ def citation(evidence: Evidence, quote: str | None = None) -> Citation:
         departments=list(m.departments),
         quote=quote if quote is not None else "".join(s.text for s in evidence.sentences),
         score=round(float(evidence.score), 4),
+        measure_key=m.key, measure_label=m.label, key=m.key, label=m.label,
     )
 
 

@@ -23,6 +23,10 @@ class Citation(BaseModel):
     departments: list[str]
     quote: str
     score: float
+    measure_key: str | None = None  # unique in the document ("9", "2.1", "r22"): GET /api/measures/{doc_id}/{key}
+    measure_label: str | None = None  # the label as written: "9.", "（一）", "第五条"
+    key: str | None = None  # the same as measure_key
+    label: str | None = None  # the same as measure_label
 
 
 class Turn(BaseModel):
@@ -57,6 +61,13 @@ class TargetOut(BaseModel):
     phrase: str
     qualifier: str | None
     text: str
+    kind: Literal["target", "cap", "rate", "threshold", "duration", "amount"] = "target"
+    per: str | None = None  # the basis of a per-unit amount: 每人每月, 亩
+
+
+class RoleOut(BaseModel):
+    name: str
+    role: Literal["lead", "cooperate", "responsible"]  # 牵头 / 配合 / 负责
 
 
 class SentenceOut(BaseModel):
@@ -64,6 +75,7 @@ class SentenceOut(BaseModel):
     end: int
     text: str
     kind: str
+    departments: list[str] = Field(default_factory=list)  # the units whose marker covers this sentence
 
 
 class MeasureOut(BaseModel):
@@ -77,6 +89,16 @@ class MeasureOut(BaseModel):
     departments_text: str | None
     targets: list[TargetOut]
     sentences: list[SentenceOut]
+    key: str = ""  # unique in the document: "9", "2.1" (二、（一）), "r22" (an unnumbered record)
+    label: str | None = None  # as written: "9.", "（一）", "第五条"
+    path: list[str] = Field(default_factory=list)  # the headings above it, as written
+    roles: list[RoleOut] = Field(default_factory=list)  # departments with their role
+    kind: Literal["measure", "text", "supplementary"] = "measure"
+
+
+class NoticeOut(BaseModel):
+    title: str
+    text: str
 
 
 class DocumentOut(BaseModel):
@@ -87,6 +109,11 @@ class DocumentOut(BaseModel):
     issuer: str | None
     source: str
     measures: list[MeasureOut]
+    effective_on: str | None = None  # ISO date: 自…起施行
+    expires_on: str | None = None  # ISO date: 有效期至…, 试行一年
+    notice: NoticeOut | None = None  # the 关于印发…的通知 that carries the plan
+    place: str | None = None  # where it applies: 威海市, 广州市海珠区, 全国
+    level: str | None = None  # national | province | city | district | county
 
 
 class MeasuresResponse(BaseModel):
@@ -110,6 +137,9 @@ class DepartmentsResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: Literal["ok"]
-    index_version: str
+    index_version: str  # the live index version (changes when a rebuild switches to a new one)
     documents: int
     chunks: int
+    rebuild: Literal["idle", "pending", "running"] = "idle"  # pending: changes settling or waiting for a rebuild
+    watching: bool = False  # the corpus folder is watched (off with POLICYQA_WATCH=0)
+    last_rebuild_error: str | None = None  # why the last rebuild failed (the old index kept serving), else null

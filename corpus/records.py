@@ -21,6 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Literal
 
+# The version of the record shapes below; an index built from records of another format is rebuilt.
+# 1: sections > measures (issue 2). 2: labels, keys along paths, roles, typed figures, notice, validity.
+RECORD_FORMAT = 2
+
 Role = Literal["lead", "cooperate", "responsible"]
 RecordKind = Literal["measure", "text", "supplementary"]
 FigureKind = Literal["target", "cap", "rate", "threshold", "duration", "amount"]

@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 
 from corpus.loading import CorpusLoad
+from corpus.records import RECORD_FORMAT
 from index.chunking import Chunk, chunk_documents
 from index.dense import DenseIndex, DenseIndexError, choose_index_kind
 from index.hybrid import FusionParams, HybridSearcher
@@ -137,6 +138,7 @@ def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactor
                     "chunks": len(chunks), "vectors": int(len(vectors))},
             build_seconds=round(time.perf_counter() - started, 3),
             embedded=len(missing),
+            record_format=RECORD_FORMAT,
         )
         path = build.commit(manifest)
     manifest = read_manifest(path, verify=False)
@@ -162,6 +164,11 @@ def open_version(live: Path, load: CorpusLoad, embedder, params: FusionParams | 
         raise IndexMismatchError(
             f"the index in {live} was built with {manifest.embedder} ({manifest.dim} dims), "
             f"not {embedder.name} ({embedder.dim} dims); {REBUILD_HINT}")
+    if manifest.record_format != RECORD_FORMAT:
+        raise IndexMismatchError(
+            f"the index in {live} was built from records of format {manifest.record_format}, and this version "
+            f"reads documents as format {RECORD_FORMAT} (parts, groups, labels, roles, typed figures); "
+            f"{REBUILD_HINT}")
     if manifest.corpus_hash != load.corpus_hash:
         changed = sorted(set(manifest.files.items()) ^ set(load.file_hashes.items()))
         names = sorted({name for name, _ in changed})

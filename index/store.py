@@ -95,6 +95,7 @@ class Manifest:
     build_seconds: float = 0.0
     embedded: int = 0  # texts embedded by this build (the others' vectors were reused)
     format: int = FORMAT
+    record_format: int = 1  # corpus.records.RECORD_FORMAT of the records the chunks were made from
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)

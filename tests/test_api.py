@@ -32,6 +32,8 @@ def test_ask_answers_with_citations(client):
     assert first["doc_id"] == SEED
     assert "第9条「加力推进智改数转网联」" in body["answer"]
     assert "智能工厂" in first["quote"]
+    assert (first["measure_key"], first["measure_label"]) == ("9", "9.")
+    assert (first["key"], first["label"]) == ("9", "9.")
 
 
 def test_ask_follow_up_uses_history(client):
@@ -135,6 +137,16 @@ def test_measures(client):
     assert document["issued_on"] == "2026-05-16"
     assert len(document["measures"]) == 22
     assert document["measures"][-1]["number"] is None
+    # the record format of the parser (issue 9): labels, keys, paths, roles, typed figures, the notice
+    m1 = document["measures"][0]
+    assert (m1["key"], m1["label"], m1["kind"]) == ("1", "1.", "measure")
+    assert m1["path"] == ["一、强化经济运行组织调控，夯实工业经济基本盘"]
+    assert m1["roles"] == [{"name": "市工业和信息化局", "role": "responsible"}]
+    assert {"kind": "target", "value": 190.0, "unit": "亿元"}.items() <= m1["targets"][0].items()
+    assert document["measures"][-1]["key"] == "r22"
+    assert document["notice"]["title"].endswith("行动方案的通知")
+    assert {"effective_on", "expires_on", "place", "level"} <= set(document)
+    assert (document["place"], document["level"]) == ("威海市", "city")
 
 
 def test_one_measure_and_404s(client):

@@ -157,3 +157,24 @@ def test_concurrent_searches_during_rebuild_see_one_version(corpus, tmp_path, em
     assert errors == []
     assert versions_seen
     assert live_version_dir(root).name == new_versions[-1]
+
+
+def test_an_index_of_the_previous_record_format_is_rebuilt_saying_so(corpus, tmp_path, embedder):
+    """Records changed shape (labels, roles, typed figures): an older index is never loaded half-compatible."""
+    from corpus.records import RECORD_FORMAT
+
+    root = tmp_path / "index"
+    load = load_corpus(corpus)
+    built = build_index(load, root, embedder)
+    manifest_path = built.path / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert manifest["record_format"] == RECORD_FORMAT
+    del manifest["record_format"]  # what the previous format wrote
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="record"):
+        open_index(root, load, embedder)
+    said: list[str] = []
+    rebuilt = ensure_index(root, load, embedder, say=said.append)
+    assert rebuilt.version != built.version
+    assert any("format 1" in line and "rebuilding" in line for line in said), said
+    assert rebuilt.manifest.record_format == RECORD_FORMAT
