@@ -379,11 +379,11 @@ class InProcessBackend:
         return name
 
     def live_version(self) -> str | None:
-        from index.store import live_version_dir
+        from index.store import IndexStoreError, live_version_dir
 
         try:
             live = live_version_dir(self.root)
-        except Exception as exc:  # IndexStoreError: an unreadable or invalid pointer
+        except IndexStoreError as exc:  # an unreadable pointer, or one naming no valid version
             raise SearchBackendError(str(exc)) from exc
         return live.name if live is not None else None
 
@@ -479,7 +479,7 @@ class InProcessBackend:
         from index.building import CHUNKS, DENSE, LEXICAL, TERMS, VECTORS
         from index.dense import DenseIndex, choose_index_kind
         from index.lexical import LexicalIndex
-        from index.store import Manifest, write_version
+        from index.store import IndexStoreError, Manifest, write_version
 
         started = time.perf_counter()
         chunks = [chunk for doc_chunks, _ in draft.docs.values() for chunk in doc_chunks]
@@ -507,6 +507,8 @@ class InProcessBackend:
 
         try:
             write_version(self.root, write)
+        except IndexStoreError as exc:  # a full disk, an unwritable folder: the message says which
+            raise SearchBackendError(str(exc)) from exc
         except OSError as exc:
             raise SearchBackendError(f"cannot write version {draft.name} into {self.root}: {exc}") from exc
         searcher = HybridSearcher(chunks, tokenizer, lexical, dense, self.embedder, self.params)
