@@ -29,12 +29,16 @@ from assistant.models import (
     MeasuresResponse, SearchResponse,
 )
 from assistant.settings import Settings
+from corpus.errors import CorpusError
+from index.store import DiskFullError, IndexStoreError
 
 log = logging.getLogger("policyqa.api")
 
 
 # Domain errors (assistant/errors.py) and the HTTP status each one becomes.
-ERROR_STATUS = {BadQuestion: 422, NotFound: 404, ReindexBusy: 409, AssistantError: 400}
+# A rebuild that fails (POST /api/reindex) leaves the old index serving: 507 when the disk is full, else 503.
+ERROR_STATUS = {BadQuestion: 422, NotFound: 404, ReindexBusy: 409, AssistantError: 400,
+                DiskFullError: 507, IndexStoreError: 503, CorpusError: 503}
 
 
 def get_assistant(request: Request):
@@ -72,7 +76,12 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
             holder["assistant"] = PolicyAssistant(settings, say=lambda m: log.warning(m))
             holder["assistant"].warm_up()
         app.state.assistant = holder["assistant"]
-        yield
+        watched = getattr(app.state.assistant, "start_watching", lambda: False)()  # off: POLICYQA_WATCH=0
+        try:
+            yield
+        finally:
+            if watched:
+                app.state.assistant.stop_watching()
 
     app = FastAPIOffline(title="Weihai policy Q&A", version="0.1.0", lifespan=lifespan, redoc_url=None,
                          description="Answers about Weihai's industrial policy with measure-level citations.")
@@ -134,7 +143,7 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
     def health(assistant: Assistant) -> HealthResponse:
         return HealthResponse(**assistant.health())
 
-    @app.post("/api/reindex", responses={401: {}, 403: {}, 409: {}, 503: {}})
+    @app.post("/api/reindex", responses={401: {}, 403: {}, 409: {}, 503: {}, 507: {}})
     def reindex(assistant: Assistant, authorization: Annotated[str | None, Header()] = None) -> dict:
         token = settings.admin_token
         if not token:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import re
 import threading
+import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 from assistant import answers, llm
 from assistant.answers import Evidence
@@ -17,9 +18,12 @@ from assistant.models import (
 )
 from assistant.relevance import Relevance
 from assistant.settings import Settings
+from corpus.errors import CorpusError
 from corpus.loading import CorpusLoad, load_corpus
 from corpus.records import Document, Measure, Sentence
-from index.building import LoadedIndex, build_index, ensure_index
+from index.building import LoadedIndex, build_index, ensure_index, open_version
+from index.child_build import ChildBuildCancelled, ChildBuilder
+from index.store import IndexStoreError, ensure_space, version_bytes
 from index.hybrid import MeasureHit, SearchFilters
 from index.tokenization import normalize_text
 
@@ -53,9 +57,25 @@ class _State:
         return next((m for m in document.measures if m.key == key), None) if document else None
 
 
+RebuildStatus = Literal["idle", "pending", "running"]
+
+
 class PolicyAssistant:
+    """The corpus, its index and every question asked of them; one per process.
+
+    ``embedder``: default ``make_embedder(settings.embedder)``. ``say``: where
+    progress and warnings go (one line each). ``progress_factory(total, label)``
+    gives a per-batch callback for a build's embedding, and is called only when
+    texts are actually embedded. ``build_in_child``: rebuilds (``reindex``, the
+    corpus watch) run in a child process at lower priority so queries keep their
+    latency; the child recreates the embedder from its name, so pass False for an
+    embedder that ``make_embedder(embedder.name)`` cannot recreate. The first
+    build, when there is no index yet, runs here, with the progress bar.
+    """
+
     def __init__(self, settings: Settings, embedder=None, say: Callable[[str], None] = lambda m: None,
-                 progress_factory: Callable[[int, str], Callable[[int], None]] | None = None):
+                 progress_factory: Callable[[int, str], Callable[[int], None]] | None = None,
+                 build_in_child: bool = True):
         from index.embedders import make_embedder
 
         self.settings = settings
@@ -65,18 +85,30 @@ class PolicyAssistant:
         self.relevance = Relevance()
         self.sides: tuple[str, ...] = RETRIEVERS["hybrid"]
         self._reindex_lock = threading.Lock()
+        self._builder = ChildBuilder() if build_in_child else None
+        self._rebuild_cond = threading.Condition()
+        self._rebuild_pending = False  # a change was seen and no rebuild has taken it yet
+        self._rebuild_force = False  # the pending rebuild must build even if the corpus hash is unchanged
+        self._quiet_until = 0.0  # time.monotonic() before which a pending rebuild waits (changes settling)
+        self._rebuild_worker: threading.Thread | None = None
+        self._watcher = None  # assistant.watching.CorpusWatcher, while watching
+        self.last_rebuild_error: str | None = None
         self._state = self._open(rebuild=False)
 
     # -- loading and reindexing ------------------------------------------------------------
-    def _open(self, rebuild: bool) -> _State:
-        load = load_corpus(self.settings.corpus)
-        for problem in load.problems:
-            self.say(f"warning: {problem}")
-        root = self.settings.index_root
-        if rebuild:
-            index = build_index(load, root, self.embedder, progress=self.progress_factory, say=self.say)
-        else:
-            index = ensure_index(root, load, self.embedder, progress=self.progress_factory, say=self.say)
+    def _open(self, rebuild: bool, load: CorpusLoad | None = None, index: LoadedIndex | None = None) -> _State:
+        """One consistent state: ``load`` and ``index`` when given (built by a child process), else the
+        corpus read here and its index opened (built when missing or stale) or, with ``rebuild``, rebuilt."""
+        if load is None:
+            load = load_corpus(self.settings.corpus)
+            for problem in load.problems:
+                self.say(f"warning: {problem}")
+        if index is None:
+            root = self.settings.index_root
+            if rebuild:
+                index = build_index(load, root, self.embedder, progress=self.progress_factory, say=self.say)
+            else:
+                index = ensure_index(root, load, self.embedder, progress=self.progress_factory, say=self.say)
         departments = sorted({name for d in load.documents for m in d.measures for name in m.departments},
                              key=lambda n: (-sum(n in m.departments for d in load.documents for m in d.measures), n))
         return _State(load, index, departments)
@@ -114,24 +146,182 @@ class PolicyAssistant:
         features = self.relevance.features(searcher, query, vector, best[0], measure.title + measure.text)
         return not self.relevance.refuse(features)
 
-    def reindex(self) -> str:
-        """Rebuild from the corpus folder; queries keep using the old index meanwhile."""
+    def reindex(self, force: bool = True) -> str:
+        """Rebuild from the corpus folder and switch to the new version; returns the live version.
+
+        Queries keep using the old index while the build runs (in a child process
+        at lower priority unless ``build_in_child=False``); the switch takes about
+        0.01 s plus loading the new tokenizer's dictionary. With ``force=False``
+        nothing is built when the index already matches the corpus. Raises
+        ReindexBusy when a rebuild is running, DiskFullError when the disk cannot
+        hold the new version even after pruning old ones, IndexStoreError or
+        CorpusError for other failures; after any of them the old index keeps
+        serving and ``health()["last_rebuild_error"]`` says what happened.
+        """
         if not self._reindex_lock.acquire(blocking=False):
             raise ReindexBusy("a rebuild is already running; try again when it has finished")
         try:
-            self._state = self._open(rebuild=True)
-            return self._state.index.version
+            return self._rebuild(force)
         finally:
             self._reindex_lock.release()
+
+    def _rebuild(self, force: bool) -> str:
+        """reindex() with the lock held."""
+        started = time.perf_counter()
+        current = self._state
+        root = self.settings.index_root
+        try:
+            if self._builder is None:
+                self._state = self._open(rebuild=True)
+                embedded = self._state.index.manifest.embedded
+            else:
+                # checked here too, so a full disk is reported without starting a process
+                ensure_space(root, int(version_bytes(current.index.path) * 1.2), say=self.say)
+                built = self._builder.build(self.settings.corpus, root, self.embedder.name, force=force)
+                for message in built.messages:
+                    self.say(message)
+                if not built.built and built.version == current.index.version:
+                    self.last_rebuild_error = None
+                    self.say(f"the documents are unchanged; index {built.version} stays live")
+                    return built.version
+                switch = time.perf_counter()
+                index = open_version(built.path, built.load, self.embedder)
+                index.searcher.tokenizer.load()  # before the switch: the next query finds it ready
+                for problem in built.load.problems:
+                    self.say(f"warning: {problem}")
+                self._state = self._open(rebuild=False, load=built.load, index=index)
+                embedded = built.embedded
+                self.say(f"switched to index {index.version} in {time.perf_counter() - switch:.2f} s")
+        except ChildBuildCancelled:
+            raise
+        except (IndexStoreError, CorpusError) as exc:
+            self.last_rebuild_error = str(exc)
+            self.say(f"rebuild failed: {exc}; still serving index {current.index.version}")
+            raise
+        self.last_rebuild_error = None
+        state = self._state
+        self.say(f"index {state.index.version} is live: {len(state.load.documents)} document(s), "
+                 f"{len(state.index.searcher.chunks)} chunks ({embedded} embedded), rebuilt in "
+                 f"{time.perf_counter() - started:.1f} s")
+        return state.index.version
 
     @property
     def reindexing(self) -> bool:
         return self._reindex_lock.locked()
 
+    @property
+    def rebuild_status(self) -> RebuildStatus:
+        """"running" while a rebuild runs, "pending" when one is asked for (changes settling, or waiting
+        for a running one), else "idle"."""
+        if self._reindex_lock.locked():
+            return "running"
+        with self._rebuild_cond:
+            return "pending" if self._rebuild_pending or self._rebuild_worker is not None else "idle"
+
+    @property
+    def watching(self) -> bool:
+        return self._watcher is not None and self._watcher.running
+
     def health(self) -> dict:
         state = self._state
         return {"status": "ok", "index_version": state.index.version, "documents": len(state.load.documents),
-                "chunks": len(state.index.searcher.chunks)}
+                "chunks": len(state.index.searcher.chunks), "rebuild": self.rebuild_status,
+                "watching": self.watching, "last_rebuild_error": self.last_rebuild_error}
+
+    # -- background rebuilds and the corpus watch ------------------------------------------
+    def request_rebuild(self, force: bool = False, settle_s: float = 0.0) -> None:
+        """Rebuild in the background (one worker thread), once nothing was requested for ``settle_s``; returns at once.
+
+        Requests made while a rebuild waits or runs are folded into one more rebuild
+        (the corpus watch calls this for every batch of changes, with the settle time).
+        Without ``force`` nothing is built when the corpus hash is unchanged.
+        Failures are said and kept in ``last_rebuild_error``; the old index serves on.
+        """
+        with self._rebuild_cond:
+            self._rebuild_pending = True
+            self._rebuild_force = self._rebuild_force or force
+            self._quiet_until = max(self._quiet_until, time.monotonic() + settle_s)
+            if self._rebuild_worker is None:
+                self._rebuild_worker = threading.Thread(target=self._rebuild_loop, name="policyqa-rebuild",
+                                                        daemon=True)
+                self._rebuild_worker.start()
+            self._rebuild_cond.notify_all()
+
+    def _rebuild_loop(self) -> None:
+        while True:
+            with self._rebuild_cond:
+                while self._rebuild_pending and (wait := self._quiet_until - time.monotonic()) > 0:
+                    self._rebuild_cond.wait(wait)
+                if not self._rebuild_pending:
+                    self._rebuild_worker = None
+                    self._rebuild_cond.notify_all()
+                    return
+                force, self._rebuild_pending, self._rebuild_force = self._rebuild_force, False, False
+            with self._reindex_lock:  # waits for a rebuild started over HTTP
+                try:
+                    self._rebuild(force)
+                except ChildBuildCancelled:
+                    with self._rebuild_cond:
+                        self._rebuild_pending = False
+                except (IndexStoreError, CorpusError):
+                    pass  # said and kept in last_rebuild_error by _rebuild
+                except Exception as exc:  # noqa: BLE001 - the worker must not die silently
+                    self.last_rebuild_error = f"rebuild failed: {type(exc).__name__}: {exc}"
+                    self.say(f"{self.last_rebuild_error}; still serving index {self._state.index.version}")
+
+    def start_watching(self) -> bool:
+        """Watch the corpus folder and rebuild in the background once changes settle.
+
+        Off when ``settings.watch`` is False (POLICYQA_WATCH=0); returns whether it
+        watches. A change made before the watch was in place (between loading the
+        corpus and now) is caught by comparing file hashes once.
+        """
+        if not self.settings.watch:
+            return False
+        if self._watcher is not None:
+            return True
+        from assistant.watching import CorpusWatcher
+
+        folder = self.settings.corpus_folder
+        self._watcher = CorpusWatcher(folder, self._on_corpus_change)
+        self._watcher.start()
+        self.say(f"watching {folder} for new, changed and removed documents (POLICYQA_WATCH=0 turns this off)")
+        if self._corpus_files_changed():
+            self.say("the corpus changed while the server started; rebuilding in the background")
+            self.request_rebuild()
+        return True
+
+    def stop_watching(self, timeout: float = 10.0) -> None:
+        """Stop the watch and any background rebuild (its child process is stopped; the live index stays)."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+        with self._rebuild_cond:
+            self._rebuild_pending = False
+            worker = self._rebuild_worker
+            self._rebuild_cond.notify_all()
+        if worker is not None:
+            if self._builder is not None:
+                self._builder.cancel()
+            worker.join(timeout=timeout)
+
+    def _on_corpus_change(self, changes) -> None:
+        sidecars = any(name.endswith(".meta.json") for name in changes.added + changes.modified + changes.removed)
+        settle_s = self.settings.watch_settle_ms / 1000
+        self.say(f"corpus changed: {changes.describe()}; rebuilding in the background once the folder has been "
+                 f"quiet for {settle_s:g} s")
+        self.request_rebuild(force=sidecars, settle_s=settle_s)  # sidecars are not in the corpus hash
+
+    def _corpus_files_changed(self) -> bool:
+        from corpus.loading import file_hash
+        from corpus.reading import iter_corpus_files
+
+        folder = self.settings.corpus_folder
+        try:
+            now = {p.relative_to(folder).as_posix(): file_hash(p) for p in iter_corpus_files(folder)}
+        except (OSError, CorpusError):
+            return True
+        return now != self._state.load.file_hashes
 
     # -- records ---------------------------------------------------------------------------
     def documents(self) -> list[DocumentOut]:

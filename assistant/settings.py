@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 20.0
+    watch: bool = True  # POLICYQA_WATCH=0: the server does not watch the corpus folder
+    watch_settle_ms: int = 1000  # a rebuild starts once the folder has been quiet this long
+
+    @property
+    def corpus_folder(self) -> Path:
+        """The corpus folder in use: POLICYQA_CORPUS / --corpus, else the bundled one."""
+        if self.corpus is not None:
+            return self.corpus
+        from corpus.loading import BUNDLED_CORPUS
+
+        return BUNDLED_CORPUS
 
     @property
     def index_root(self) -> Path:

@@ -44,6 +44,7 @@ KEEP_VERSIONS = 3
 REBUILD_HINT = "rebuild it with `policyqa index`"
 BUILD_PREFIX = ".build-"
 STALE_AFTER_SECONDS = 3600  # leftovers whose process cannot be told: removed after an hour
+PRUNE_GRACE_SECONDS = 60  # versions beyond KEEP_VERSIONS are pruned once older than this (unless space is short)
 MIB = 1024 * 1024
 _OWNED = re.compile(r"^\.(?:build-|.+\.tmp-)(\d+)-")  # .build-<pid>-x, .<name>.tmp-<pid>-x
 _UNOWNED_TEMP = re.compile(r"^\.(?:build-|LIVE\.)")  # names written before the pid was part of them
@@ -359,9 +360,10 @@ def _live_name(root: Path) -> str | None:
 
 
 def _prune(versions: Path, keep: str) -> None:
-    """Keep the newest few versions: readers that still hold an old one keep working."""
+    """Keep the newest few versions, and any written in the last minute: a reader that is still
+    loading an old one (several rebuilds can finish while it reads) is not cut off."""
     for old in _built_versions(versions)[:-KEEP_VERSIONS]:
-        if old.name != keep:
+        if old.name != keep and _older_than(old, PRUNE_GRACE_SECONDS):
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from corpus.loading import load_corpus
 from index import building
@@ -200,6 +201,40 @@ def test_disk_full_error_survives_the_trip_from_the_build_process():
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is DiskFullError and str(copy) == str(error)
     assert str(error).startswith("disk full at /data/index/versions: 3.0 MiB free, the index needs about 12 MiB; ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("in_child", [True, False], ids=["build-in-child", "build-in-process"])
+def test_reindex_on_a_full_disk_answers_507_and_the_old_index_keeps_serving(corpus, tmp_path, monkeypatch,
+                                                                            in_child):
+    """Full disk simulated in the server process: shutil.disk_usage reports 4 KiB free (the space is checked
+    there before a build process starts), or, for an in-process build, numpy.save raises OSError(ENOSPC)."""
+    from assistant.api import create_app
+    from assistant.service import PolicyAssistant
+    from assistant.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", corpus=corpus, admin_token="s3cret", watch=False)
+    assistant = PolicyAssistant(settings, build_in_child=in_child)
+    before = assistant.health()["index_version"]
+    with TestClient(create_app(settings, assistant=assistant, with_ui=False)) as client:
+        if in_child:
+            monkeypatch.setattr(shutil, "disk_usage", free_space(4096))
+        else:
+            monkeypatch.setattr(building.np, "save", enospc)
+        response = client.post("/api/reindex", headers={"Authorization": "Bearer s3cret"})
+        assert response.status_code == 507
+        detail = response.json()["detail"]
+        assert detail.startswith("disk full at ") and "MiB free, the index needs about" in detail
+        assert "the live index is unchanged" in detail
+        health = client.get("/health").json()
+        assert health["index_version"] == before and health["rebuild"] == "idle"
+        assert health["last_rebuild_error"] == detail
+        answer = client.post("/api/ask", json={"question": "技能培训有什么支持？"})
+        assert answer.status_code == 200 and answer.json()["citations"][0]["measure_number"] == 3
+        monkeypatch.undo()  # room again: the next reindex works and clears the error
+        response = client.post("/api/reindex", headers={"Authorization": "Bearer s3cret"})
+        assert response.status_code == 200 and response.json()["index_version"] != before
+        assert client.get("/health").json()["last_rebuild_error"] is None
 
 
 # -- what a killed build leaves behind ------------------------------------------------------------------
