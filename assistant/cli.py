@@ -77,7 +77,15 @@ def cmd_index(args) -> int:
     return 0
 
 
+def _check_question(text: str) -> None:
+    """A bad question is refused before the index is opened (or built)."""
+    from assistant.service import check_question
+
+    check_question(text)
+
+
 def cmd_search(args) -> int:
+    _check_question(args.query)
     hits = _assistant(args).search(args.query, k=args.k)
     if args.json:
         _print_json({"hits": [h.model_dump() for h in hits]})
@@ -92,6 +100,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_ask(args) -> int:
+    _check_question(args.question)
     response = _assistant(args).ask(args.question)
     if args.json:
         _print_json(response.model_dump())

@@ -608,6 +608,19 @@ class PolicyAssistant:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def check_question(question: str) -> str:
+    """The question, stripped; raises BadQuestion (the message says what to fix) when it is empty or too long.
+
+    The same checks as POST /api/ask, for callers that must not open the index first (the CLI).
+    """
+    from assistant.models import MAX_QUESTION_CHARS
+
+    question = _clean(question)
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadQuestion(f"the question has {len(question)} characters; at most {MAX_QUESTION_CHARS} are allowed")
+    return question
+
+
 def _clean(question: str) -> str:
     if not isinstance(question, str):
         raise BadQuestion("the question must be text")

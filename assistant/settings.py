@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -48,8 +49,13 @@ class Settings(BaseSettings):
 
     @property
     def index_root(self) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", self.embedder).strip("_") or "default"
-        return self.home / "index" / slug
+        """``home/index/<embedder>/<corpus folder name>-<8 hex of its resolved path>``: one index per corpus,
+        so switching --corpus opens that corpus' own index instead of rebuilding a shared one."""
+        embedder = re.sub(r"[^A-Za-z0-9._-]+", "_", self.embedder).strip("_") or "default"
+        folder = self.corpus_folder.expanduser().resolve()
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", folder.name).strip("_.") or "corpus"
+        digest = hashlib.sha256(str(folder).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        return self.home / "index" / embedder / f"{name}-{digest}"
 
     @property
     def feedback_db(self) -> Path:
