@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", help="JSONL question file (default: the bundled set)")
     p.add_argument("--retriever", choices=["bm25", "dense", "hybrid", "all"], default="hybrid")
     p.add_argument("--k", type=int, default=5)
-    p.add_argument("--out", help="report folder (default: eval/reports)")
+    p.add_argument("--out", help="report folder (default: a new time-stamped folder under $POLICYQA_HOME/reports/)")
     p.add_argument("--corpus")
     p.set_defaults(func=cmd_eval)
 

@@ -24,7 +24,6 @@ from eval.questions_file import (
     QUESTION_TYPES, Question, QuestionFileError, QuestionSet, check_question_set, load_questions,
 )
 
-DEFAULT_REPORTS = Path(__file__).resolve().parent / "reports"
 RETRIEVER_NAMES = ("bm25", "dense", "hybrid")
 ST_MODEL_ENV = "POLICYQA_EVAL_ST_MODEL"
 ST_ROW = "hybrid+st"  # the row of the sentence-transformers model (hybrid retrieval with its vectors)
@@ -62,7 +61,6 @@ def main(args) -> int:
         _say("error: --k must be at least 1")
         return 2
     retriever = getattr(args, "retriever", None) or "hybrid"
-    out_dir = Path(args.out) if getattr(args, "out", None) else DEFAULT_REPORTS
     try:
         questions = load_questions(getattr(args, "questions", None))  # the file's shape: before any index work
     except QuestionFileError as exc:
@@ -71,6 +69,7 @@ def main(args) -> int:
 
     overrides = {"corpus": Path(args.corpus)} if getattr(args, "corpus", None) else {}
     settings = Settings(**overrides)
+    out_dir = Path(args.out) if getattr(args, "out", None) else new_report_dir(settings.home)
     assistant = _build_assistant(settings)
     try:
         check_question_set(questions, assistant.documents())
@@ -104,12 +103,25 @@ def main(args) -> int:
     except OSError as exc:
         _say(f"error: cannot write the report into {out_dir} ({exc.strerror or exc}); choose a folder with --out")
         return 2
-    print("report: " + "  ".join(str(p) for p in paths))
+    print(f"report written to {out_dir}/: " + "  ".join(p.name for p in paths))
     errors = sum(run.overall(k).errors for run in runs)
     if errors:
         _say(f"error: {errors} question(s) raised an exception while being answered; see 'errors' in {paths[1]}")
         return 1
     return 0
+
+
+def new_report_dir(home: Path) -> Path:
+    """``home/reports/<UTC time>/`` (e.g. 20261130T081502Z), a folder no earlier run used.
+
+    Each run keeps its own report; the committed eval/reports/ is written only
+    when asked for with ``--out eval/reports``.
+    """
+    base = Path(home) / "reports" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder, n = base, 2
+    while folder.exists():
+        folder, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return folder
 
 
 # -- asking -------------------------------------------------------------------------------------------
