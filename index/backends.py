@@ -67,6 +67,8 @@ _NORM_TOLERANCE = 1e-3
 class SearchBackendError(Exception):
     """A search backend cannot do what was asked; the message says why and how to fix it."""
 
+    code: int | None = None  # the engine's own error code, when it gave one (Milvus)
+
 
 class NoLiveVersionError(SearchBackendError):
     """Nothing has been switched live yet: build a version first."""

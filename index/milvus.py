@@ -141,8 +141,9 @@ class MilvusBackend:
     client reads its own writes; other clients see them once flushed, which
     ``switch_version`` does before moving the alias); ``timeout`` (seconds per call).
 
-    Nothing connects until first use. Thread-safe: pymilvus' client is; the cached
-    live version is replaced whole.
+    A search returns at most k measures among those of the ``candidates`` best chunks of
+    each side (in-process: among all measures). Nothing connects until first use.
+    Thread-safe: pymilvus' client is; the cached live version is replaced whole.
     """
 
     name = "milvus"
@@ -438,17 +439,35 @@ class MilvusBackend:
         target = self._target(version)
         client = self._client()
         rows = [self._row(chunk, vector, target) for chunk, vector in zip(chunks, data)]
+        stale = self._stale_pks(target.collection, rows)  # before writing: what the new rows leave behind
         for start in range(0, len(rows), INSERT_BATCH):
             self._call(f"upsert into {target.collection}", client.upsert, target.collection,
                        rows[start:start + INSERT_BATCH])
-        pks: dict[str, list[str]] = {}
-        for row in rows:
-            pks.setdefault(row["doc_id"], []).append(row["pk"])
-        for doc_id, kept in pks.items():  # chunks of these documents that the new ones do not replace
-            stale = f"doc_id == {_quote(doc_id)} and pk not in {_quote_list(kept)}"
-            if self._count(target.collection, stale):
-                self._call(f"delete from {target.collection}", client.delete, target.collection, filter=stale)
+        for start in range(0, len(stale), INSERT_BATCH):
+            self._call(f"delete from {target.collection}", client.delete, target.collection,
+                       filter=f"pk in {_quote_list(stale[start:start + INSERT_BATCH])}")
         return len(rows)
+
+    def _stale_pks(self, collection: str, rows: list[dict]) -> list[str]:
+        """Keys of the chunks these rows' documents hold now and the rows do not replace.
+
+        One count per batch of documents (0 when a new version is being filled), then the keys of
+        each document already present; a document is read whole (at most MAX_ROWS chunks).
+        """
+        new: dict[str, set[str]] = {}
+        for row in rows:
+            new.setdefault(row["doc_id"], set()).add(row["pk"])
+        docs = list(new)
+        stale: list[str] = []
+        for start in range(0, len(docs), INSERT_BATCH):
+            batch = docs[start:start + INSERT_BATCH]
+            if not self._count(collection, f"doc_id in {_quote_list(batch)}"):
+                continue
+            for doc_id in batch:
+                held = self._call(f"read keys of {collection}", self._client().query, collection,
+                                  filter=f"doc_id == {_quote(doc_id)}", output_fields=["pk"], limit=MAX_ROWS)
+                stale.extend(sorted({row["pk"] for row in held} - new[doc_id]))
+        return stale
 
     def _row(self, chunk: Chunk, vector: np.ndarray, target: _Version) -> dict:
         uid = measure_uid(chunk.doc_id, chunk.measure_key)
