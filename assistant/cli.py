@@ -141,19 +141,22 @@ def cmd_measures(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import uvicorn
-
-    from assistant.api import create_app
+    from assistant.server import bind, limits_from, serve
 
     settings = _settings(args)
     settings.host, settings.port = args.host, args.port
+    sock = bind(args.host, args.port)  # first: a taken port is reported before the slow start-up
+    from assistant.api import create_app
     from assistant.service import PolicyAssistant
 
-    assistant = PolicyAssistant(settings, say=_say, progress_factory=_progress_factory())
-    assistant.warm_up()
-    app = create_app(settings, assistant=assistant)
-    print(f"serving on http://{args.host}:{args.port}/  (API under /api, docs at /docs)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        assistant = PolicyAssistant(settings, say=_say, progress_factory=_progress_factory())
+        assistant.warm_up()
+        app = create_app(settings, assistant=assistant)
+        print(f"serving on http://{args.host}:{args.port}/  (API under /api, docs at /docs)", file=sys.stderr)
+        serve(app, sock, limits_from(settings))
+    finally:
+        sock.close()
     return 0
 
 

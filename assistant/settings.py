@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 64 * 1024
+    # connection limits of `policyqa serve` (assistant/server.py); seconds
+    header_timeout: float = Field(default=10.0, gt=0)  # connect (or first byte after keep-alive) → request head
+    body_timeout: float = Field(default=30.0, gt=0)  # request head → end of its body
+    keep_alive_timeout: float = Field(default=5.0, gt=0)  # idle time between requests on one connection
+    max_connections_per_client: int = Field(default=64, ge=0)  # per client address; 0: no cap
+    max_connections: int = Field(default=0, ge=0)  # 0: the file-descriptor limit less 128
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
