@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = 20.0
     watch: bool = True  # POLICYQA_WATCH=0: the server does not watch the corpus folder
-    watch_settle_ms: int = 1000  # a rebuild starts once the folder has been quiet this long
+    watch_settle_ms: int = Field(default=1000, ge=0)  # a rebuild starts once the folder has been quiet this long
 
     @property
     def corpus_folder(self) -> Path:

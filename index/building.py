@@ -123,8 +123,11 @@ def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactor
         tokenizer = Tokenizer(user_terms=terms)
         lexical = LexicalIndex.build([tokenizer(c.text) for c in chunks])
         dense = DenseIndex.build(vectors, kind=kind)
-        dense.save(folder / DENSE)
-        lexical.save(folder / LEXICAL)
+        try:
+            dense.save(folder / DENSE)
+            lexical.save(folder / LEXICAL)
+        except (DenseIndexError, LexicalIndexError) as exc:  # a write that failed: one line, or DiskFullError
+            raise IndexStoreError(str(exc)) from exc
         (folder / TERMS).write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
         manifest = Manifest(
             version=new_version_name(load.corpus_hash),

@@ -165,6 +165,23 @@ def test_another_write_error_is_one_clear_line(corpus, tmp_path, embedder, monke
                                  "the live index is unchanged")
 
 
+def test_a_faiss_write_error_with_room_on_the_disk_is_one_clear_line(corpus, tmp_path, monkeypatch, capsys):
+    """FAISS's writer fails (simulated at DenseIndex.save) while the disk has room: one line, exit 2."""
+    from assistant.cli import main
+
+    monkeypatch.setenv("POLICYQA_HOME", str(tmp_path / "home"))
+
+    def save(self, path):
+        raise DenseIndexError(f"cannot write dense index {path}: Error in faiss::FileIOWriter: write error")
+
+    monkeypatch.setattr(DenseIndex, "save", save)
+    assert main(["index", "--corpus", str(corpus)]) == 2
+    err = capsys.readouterr().err.split("\r")[-1]  # after the progress bar of the embedding
+    assert err.count("\n") == 1 and "Traceback" not in err and "disk full" not in err
+    assert err.lstrip().startswith("error: cannot write dense index ") and err.rstrip().endswith("write error")
+    assert not list((tmp_path / "home").rglob(".build-*"))
+
+
 def test_short_space_prunes_old_versions_so_a_disk_of_two_versions_can_rebuild(settings, assistant, tmp_path,
                                                                                 embedder, monkeypatch):
     """A disk with room for 2.2 versions of the seed, simulated by shutil.disk_usage: free = capacity - the
