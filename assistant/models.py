@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 MAX_QUESTION_CHARS = 500
 MAX_HISTORY_TURNS = 20
+MAX_ASSISTANT_TURN_CHARS = 1500  # longer assistant turns are cut to head + "…" + tail (Turn)
+ASSISTANT_TURN_HEAD = 1200
+MAX_TURN_CITATIONS = 50
 
 
 class Citation(BaseModel):
@@ -29,10 +33,41 @@ class Citation(BaseModel):
     label: str | None = None  # the same as measure_label
 
 
+class TurnCitation(BaseModel):
+    """A record an earlier answer cited: its document and its key (``Citation.measure_key``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    doc_id: str = Field(max_length=200)
+    key: str = Field(max_length=50)
+
+
 class Turn(BaseModel):
+    """One earlier turn of the conversation.
+
+    A user turn is at most MAX_QUESTION_CHARS (500) characters, like a question: a longer one is
+    a 422. An assistant turn longer than MAX_ASSISTANT_TURN_CHARS (1,500) is cut, not refused: it
+    keeps its first ASSISTANT_TURN_HEAD (1,200) characters, where an answer names its measures and
+    documents, and its last ones, joined by "…". ``citations`` (assistant turns, at most 50): the
+    records that answer cited, so a follow-up can find them without reading the text.
+    """
+
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=4000)
+    content: str
+    citations: list[TurnCitation] | None = Field(default=None, max_length=MAX_TURN_CITATIONS)
+
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, content: str, info: ValidationInfo) -> str:
+        role = info.data.get("role")
+        if role == "user" and len(content) > MAX_QUESTION_CHARS:
+            raise PydanticCustomError(
+                "user_turn_too_long", "a user turn is at most {limit} characters, like a question (this one has {length})",
+                {"limit": MAX_QUESTION_CHARS, "length": len(content)})
+        if role == "assistant" and len(content) > MAX_ASSISTANT_TURN_CHARS:
+            tail = MAX_ASSISTANT_TURN_CHARS - ASSISTANT_TURN_HEAD - 1
+            return content[:ASSISTANT_TURN_HEAD] + "…" + content[-tail:]
+        return content
 
 
 class AskRequest(BaseModel):

@@ -131,3 +131,52 @@ def test_docs_and_every_asset_they_reference_come_from_the_app(client):
         assert asset.status_code == 200, ref
         assert len(asset.content) > 100, ref
     assert "cdn" not in page.text.lower()
+
+
+# --- history turns ------------------------------------------------------------------------------
+
+
+def test_a_user_turn_over_the_question_limit_is_a_422_with_a_message(client):
+    history = [{"role": "user", "content": "贷" * 501}, {"role": "assistant", "content": "答"}]
+    response = client.post("/api/ask", json={"question": "这条由哪个部门负责？", "history": history})
+    assert response.status_code == 422
+    assert response.json()["detail"] == ("history.0.content: a user turn is at most 500 characters, like a question "
+                                         "(this one has 501)")
+
+
+def test_a_long_assistant_turn_is_cut_and_the_follow_up_still_finds_its_measure(client):
+    first = client.post("/api/ask", json={"question": "贷款难怎么办？"}).json()
+    assert "第14条" in first["answer"][:50]
+    long_answer = first["answer"] + "\n" + "补充说明。" * 2000  # 10,000+ characters
+    history = [{"role": "user", "content": "贷款难怎么办？"}, {"role": "assistant", "content": long_answer}]
+    response = client.post("/api/ask", json={"question": "这条由哪个部门负责？", "history": history})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["intent"] == "followup"
+    assert [c["measure_number"] for c in body["citations"]] == [14]
+
+
+def test_turn_citations_are_accepted_and_bounded():
+    from pydantic import ValidationError
+
+    from assistant.models import AskRequest
+
+    cited = [{"doc_id": "weihai-2026-industrial-action-plan", "key": "14"}]
+    request = AskRequest(question="这条由哪个部门负责？",
+                         history=[{"role": "assistant", "content": "第14条……", "citations": cited}])
+    assert request.history[0].citations[0].key == "14"
+    with pytest.raises(ValidationError):
+        AskRequest(question="问", history=[{"role": "assistant", "content": "答", "citations": cited * 51}])
+    with pytest.raises(ValidationError):
+        AskRequest(question="问", history=[{"role": "assistant", "content": "答", "citations": [{"doc_id": "d"}]}])
+
+
+def test_turn_truncation_keeps_the_head_and_the_end():
+    from assistant.models import ASSISTANT_TURN_HEAD, MAX_ASSISTANT_TURN_CHARS, Turn
+
+    content = "根据第14条「强化金融助力」：" + "中" * 5000 + "结尾"
+    turn = Turn(role="assistant", content=content)
+    assert len(turn.content) == MAX_ASSISTANT_TURN_CHARS
+    assert turn.content.startswith("根据第14条「强化金融助力」") and turn.content.endswith("结尾")
+    assert turn.content[ASSISTANT_TURN_HEAD] == "…"
+    assert Turn(role="assistant", content="短").content == "短"
