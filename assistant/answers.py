@@ -1,16 +1,24 @@
-"""Composing answers: Chinese, short, structured, every figure quoted from the text."""
+"""Composing answers: Chinese, short, structured, every figure quoted from the text.
+
+With more than one document loaded, every measure an answer cites is named with its document
+(《short title》 and 文号); a document whose validity has ended is flagged, and an older version
+of the same plan is mentioned.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
+from assistant.catalog import Catalog, DocInfo
 from assistant.models import Citation
 from corpus.records import Document, Measure, Sentence
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MEASURE_MENTION = re.compile(r"第\s*(\d+)\s*条")
-COUNT_MENTION = re.compile(r"(?:共|以下)\s*(\d+)\s*(?:项|条|个)")
+# Counts the answering makes itself (共3项, 合计21条编号措施, 2份文件): not figures of any policy.
+COUNT_MENTION = re.compile(r"(?:共有?|以下|合计|分属)\s*(\d+)\s*(?:项|条|个|份|件|部分)|(\d+)份文件")
 LIST_MARKER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 
 
@@ -24,28 +32,98 @@ class Evidence:
     score: float = 0.0
 
 
-def measure_name(measure: Measure) -> str:
+@dataclass
+class Namer:
+    """How an answer names measures and documents: with the document once the corpus holds several."""
+
+    catalog: Catalog
+    today: date
+    mentioned_versions: set[str] = field(default_factory=set)
+
+    @property
+    def multi(self) -> bool:
+        return self.catalog.multi
+
+    def info(self, document: Document) -> DocInfo:
+        return self.catalog.info(document.doc_id)
+
+    def document(self, document: Document) -> str:
+        """《武汉市OPC若干措施》（武政规〔2026〕4号）, with 已到期 when its validity has ended."""
+        info = self.info(document)
+        name = info.name()
+        if info.expired(self.today):
+            name += f"（已于{document.expires_on}到期）"
+        return name
+
+    def measure(self, document: Document, measure: Measure, with_document: bool | None = None) -> str:
+        label = measure_label(measure)
+        core = f"{label}「{measure.title}」" if measure.title else (label or "「" + _first(measure) + "」")
+        if with_document if with_document is not None else self.multi:
+            return self.document(document) + core
+        return core
+
+    def versions_note(self, documents: list[Document]) -> str:
+        """另有较早版本…: for cited documents of a plan that has older versions in the corpus."""
+        notes = []
+        for doc_id in dict.fromkeys(d.doc_id for d in documents):
+            info = self.catalog.info(doc_id)
+            older = [self.catalog.info(d) for d in info.older if d not in self.mentioned_versions]
+            if older:
+                self.mentioned_versions.update(info.older)
+                notes.append(f"{info.name()}为最新版本，另有较早版本" + "、".join(o.name() for o in older) + "。")
+        return "".join(notes)
+
+
+def measure_label(measure: Measure) -> str:
+    """第9条 (numbering that runs on), 第五条 (articles as written), 二、（一） (numbering that restarts)."""
     if measure.number is None:
-        return f"「{measure.title}」"
-    return f"第{measure.number}条「{measure.title}」"
+        return ""
+    label = measure.label or ""
+    if label.startswith("第"):
+        return label
+    if measure.key.isdigit():
+        return f"第{measure.number}条"
+    path_labels = [_label_of(p) for p in measure.path]
+    return "".join(x for x in path_labels if x) + label
+
+
+def _label_of(heading: str) -> str:
+    from corpus.labels import match_label
+
+    found = match_label(heading.strip(), allow_prefix=False)
+    return found.text if found else ""
+
+
+def _first(measure: Measure) -> str:
+    text = re.split(r"[，。；]", measure.text, maxsplit=1)[0]
+    return text[:16] + ("…" if len(text) > 16 else "")
 
 
 def departments_text(measure: Measure) -> str:
-    return "、".join(measure.departments) if measure.departments else "未列明"
+    if not measure.roles:
+        return "、".join(measure.departments) if measure.departments else "未列明"
+    lead = [r.name for r in measure.roles if r.role == "lead"]
+    if lead and len(measure.roles) > 1:
+        others = [r.name for r in measure.roles if r.role != "lead"]
+        return "、".join(lead) + "牵头" + ("，" + "、".join(others) if others else "")
+    return "、".join(measure.departments)
 
 
-def citation(evidence: Evidence, quote: str | None = None) -> Citation:
-    m = evidence.measure
+def citation(evidence: Evidence, catalog: Catalog | None = None, quote: str | None = None) -> Citation:
+    m, d = evidence.measure, evidence.document
+    info = catalog.info(d.doc_id) if catalog is not None else None
     return Citation(
-        doc_id=evidence.document.doc_id,
-        doc_title=evidence.document.title,
+        doc_id=d.doc_id,
+        doc_title=d.title,
         measure_number=m.number,
-        measure_title=m.title,
+        measure_title=m.title or measure_label(m),
         section=m.section,
         departments=list(m.departments),
         quote=quote if quote is not None else "".join(s.text for s in evidence.sentences),
         score=round(float(evidence.score), 4),
         measure_key=m.key, measure_label=m.label, key=m.key, label=m.label,
+        doc_number=d.doc_number, doc_short_title=info.short_title if info else None,
+        doc_issued_on=d.issued_on, doc_expires_on=d.expires_on,
     )
 
 
@@ -53,35 +131,39 @@ def quoted(sentences: list[Sentence]) -> str:
     return "\n".join(f"“{s.text}”" for s in sentences)
 
 
-def measure_block(evidence: Evidence, prefix: str = "") -> str:
-    head = f"{prefix}{measure_name(evidence.measure)}（责任单位：{departments_text(evidence.measure)}）："
+def measure_block(evidence: Evidence, namer: Namer, prefix: str = "") -> str:
+    name = namer.measure(evidence.document, evidence.measure)
+    head = f"{prefix}{name}（责任单位：{departments_text(evidence.measure)}）："
     return head + "\n" + quoted(evidence.sentences) if evidence.sentences else head
 
 
-def retrieval_answer(evidence: list[Evidence], figure_lines: list[str] | None = None,
+def retrieval_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[str] | None = None,
                      department_first: bool = False) -> str:
     """根据第9条「…」（责任单位：…）：“…”, one block per measure."""
     lines: list[str] = []
     if department_first:
         names = list(dict.fromkeys(d for e in evidence for d in e.measure.departments))
-        refs = "、".join(measure_name(e.measure) for e in evidence)
+        refs = "、".join(namer.measure(e.document, e.measure) for e in evidence)
         lines.append(f"责任单位：{'、'.join(names) or '未列明'}（见{refs}）。")
     if figure_lines:
         lines.append("相关目标：" + "；".join(figure_lines) + "。")
     if len(evidence) == 1:
-        lines.append("根据" + measure_block(evidence[0]))
+        lines.append("根据" + measure_block(evidence[0], namer))
     else:
-        lines.append(f"以下{len(evidence)}条措施与此相关：" if len(evidence) > 1 else "")
+        lines.append(f"以下{len(evidence)}条措施与此相关：")
         for i, e in enumerate(evidence, start=1):
-            lines.append(measure_block(e, prefix=f"{i}. "))
+            lines.append(measure_block(e, namer, prefix=f"{i}. "))
+    note = namer.versions_note([e.document for e in evidence])
+    if note:
+        lines.append(note)
     return "\n".join(line for line in lines if line)
 
 
-def measures_list_answer(heading: str, rows: list[tuple[Measure, str]]) -> str:
-    """A complete list: heading (with the count), then one line per measure."""
+def measures_list_answer(heading: str, rows: list[tuple[str, str]]) -> str:
+    """A complete list: heading (with the count), then one line per measure (its name, a note)."""
     lines = [heading]
-    for i, (measure, note) in enumerate(rows, start=1):
-        lines.append(f"{i}. {measure_name(measure)}" + (f"：{note}" if note else ""))
+    for i, (name, note) in enumerate(rows, start=1):
+        lines.append(f"{i}. {name}" + (f"：{note}" if note else ""))
     return "\n".join(lines)
 
 
@@ -92,17 +174,18 @@ def numbers_in(text: str) -> set[float]:
 def unsupported_figures(answer: str, citations: list[Citation]) -> list[str]:
     """Figures in ``answer`` that no citation supports.
 
-    A figure is supported when it appears in a quote or a cited document's
-    title, or when it is a cited measure's number written as 第N条, the count of
-    citations written as 共N项 / 以下N条, or the ordinal of a list line ("1. ").
+    A figure is supported when it appears in a quote, a cited document's title, 文号, short
+    title, issue or expiry date, or when it is a cited measure's number written as 第N条, a
+    count the answering made (共N项, 合计N条, N份文件), or the ordinal of a list line ("1. ").
     """
     supported = set()
     for c in citations:
-        supported |= numbers_in(c.quote) | numbers_in(c.doc_title)
+        supported |= numbers_in(c.quote) | numbers_in(c.doc_title) | numbers_in(c.doc_number or "")
+        supported |= numbers_in(c.doc_short_title or "") | numbers_in((c.doc_issued_on or "").replace("-", " "))
+        supported |= numbers_in((c.doc_expires_on or "").replace("-", " "))
+        supported |= numbers_in(c.measure_key or "")
     cited_numbers = {float(c.measure_number) for c in citations if c.measure_number is not None}
     text = LIST_MARKER.sub(" ", answer)
-    for pattern, allowed in ((MEASURE_MENTION, cited_numbers), (COUNT_MENTION, {float(len(citations))})):
-        def drop(match: re.Match[str], allowed=allowed) -> str:
-            return " " if float(match.group(1)) in allowed else match.group(0)
-        text = pattern.sub(drop, text)
+    text = MEASURE_MENTION.sub(lambda m: " " if float(m.group(1)) in cited_numbers else m.group(0), text)
+    text = COUNT_MENTION.sub(" ", text)
     return [n for n in NUMBER.findall(text) if float(n) not in supported]

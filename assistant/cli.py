@@ -129,14 +129,17 @@ def cmd_measures(args) -> int:
     for document in load.documents:
         facts = " ".join(x for x in (document.doc_number, document.issued_on, document.issuer) if x)
         print(f"《{document.title}》 {facts}  [{document.doc_id}]")
-        section = None
+        path: list[str] = []
         for measure in document.measures:
-            if measure.section != section:
-                section = measure.section
-                if section:
-                    print(f"  {section}")
-            label = f"{measure.number:>3}." if measure.number is not None else "   ·"
-            print(f"  {label} {measure.title}  ——  {'、'.join(measure.departments) or '（未列明责任单位）'}")
+            for depth, heading in enumerate(measure.path):
+                if path[depth:depth + 1] != [heading]:
+                    print("  " * (depth + 1) + heading)
+            path = list(measure.path)
+            indent = "  " * (len(measure.path) + 1)
+            label = measure.label or ("·" if measure.number is None else str(measure.number))
+            roles = "、".join(r.name + ("（牵头）" if r.role == "lead" else "（配合）" if r.role == "cooperate" else "")
+                             for r in measure.roles) or "（未列明责任单位）"
+            print(f"{indent}[{measure.key}] {label} {measure.title or '—'}  ——  {roles}")
     return 0
 
 

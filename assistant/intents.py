@@ -1,27 +1,34 @@
 """What a question asks for, decided before any retrieval.
 
-Routing is by the *form* of the question (a measure number, a department
-with a list word, a document fact, a list-all word), never by recognising
-particular questions. Everything else goes to hybrid retrieval.
+Routing is by the *form* of the question (a measure number, a part of a document, a department
+with a list word, a document fact, a list-all word), never by recognising particular questions.
+Everything else goes to hybrid retrieval.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
-from corpus.departments import find_departments
-from corpus.parsing import cn_to_int
+from corpus.departments import find_departments as _find_departments
+from corpus.numerals import to_int
+
+IntentKind = Literal["measure", "part", "department", "list", "docfact", "documents", "followup", "search"]
+Fact = Literal["doc_number", "issued_on", "issuer", "count", "title", "recipients", "publicity", "approval",
+               "validity"]
 
 NUMERAL = r"[0-9０-９一二三四五六七八九十百两]+"
 MEASURE_REF = re.compile(
-    rf"第\s*(?P<a>{NUMERAL})\s*(?:条|項|项|点)|(?:措施|条款)\s*(?P<b>{NUMERAL})(?![0-9０-９%％万亿个家项])"
+    rf"第\s*(?P<a>{NUMERAL})\s*(?:条|條|項|项|点)|(?:措施|条款)\s*(?P<b>{NUMERAL})(?![0-9０-９%％万亿个家项])"
     rf"|(?P<c>{NUMERAL})\s*号措施"
 )
+PART_REF = re.compile(rf"第\s*(?P<n>{NUMERAL})\s*(?:部分|章|大项|板块|方面)")
 SAFEGUARDS = re.compile(r"保障措施")
 
-DOC_FACTS = {
+DOC_FACTS: dict[str, re.Pattern[str]] = {
     "doc_number": re.compile(r"文号|发文字号|文件号|字号|编号"),
+    "validity": re.compile(r"有效期|施行日期|生效|什么时候(?:开始)?(?:施行|实施|执行|生效)|何时(?:施行|实施|生效)|还有效|是否有效|过期|失效|到期"),
     "issued_on": re.compile(r"印发日期|发布日期|发文日期|成文日期|印发时间|发布时间|出台时间|什么时候(?:印发|发布|出台|下发|发的)"
                             r"|哪天(?:印发|发布|出台)|何时(?:印发|发布|出台)|(?:哪天|哪一天|什么时间|何时)(?:印发|发布|出台)的?|日期"),
     "issuer": re.compile(r"发文机关|发文单位|发布单位|印发单位|哪个(?:单位|部门|机关)(?:印发|发布|发的)|谁(?:印发|发布|发的)"),
@@ -31,7 +38,9 @@ DOC_FACTS = {
     "publicity": re.compile(r"公开发布|是否公开|公开的吗|能公开|可以公开"),
     "approval": re.compile(r"(?:谁|哪里|哪个)(?:同意|批准)|经过.{0,6}(?:同意|批准)"),
 }
-DOC_WORDS = re.compile(r"文件|方案|政策|文|通知|这份|本")
+DOC_WORDS = re.compile(r"文件|方案|政策|文|通知|这份|本|办法|意见|措施|条例")
+DOCUMENT_LIST = re.compile(r"(?:有|收录|包括|包含)(?:了)?(?:哪些|什么|几个|多少)(?:政策)?(?:文件|政策文件|文)|(?:文件|政策)(?:有|都有)(?:哪些|什么)"
+                           r"|最新的?(?:文件|政策)|哪些文件|文件(?:列表|清单|目录)")
 DEPARTMENT_LIST = re.compile(r"负责|参与|承担|牵头|管|涉及|职责|有哪些|哪些|什么|多少|几条|几项|相关")
 LIST_WORDS = re.compile(
     r"哪些(?:措施|条|政策|条款)|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|哪几条|哪几项|所有|全部|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
@@ -44,33 +53,38 @@ LIST_WORDS_AROUND = frozenset("""
 """.split())
 LIST_SEPARATORS = frozenset("、 / 和 与 及 以及 或 或者 ， ,".split())
 FOLLOWUP = re.compile(r"^(?:那|那么|还有|另外|再|其他|其它|别的|具体|这|该|它|上述|刚才|上面|前面)|这条|该条|这项|这个|这些|上述|刚才|它的|还有")
-ASK_DEPARTMENT = re.compile(r"哪个部门|哪些部门|什么部门|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|主管部门|归谁|归哪")
-ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之")
+ASK_DEPARTMENT = re.compile(r"哪个部门|哪些部门|什么部门|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|主管部门|归谁|归哪|由谁")
+ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
 ASK_MORE = re.compile(r"还有(?:别的|其他|其它|什么|吗|呢)|别的|其他|其它|另外")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Intent:
-    kind: str  # measure | department | list | docfact | followup | search
-    numbers: list[int] = field(default_factory=list)  # measure numbers asked for
+    kind: IntentKind
+    numbers: tuple[int, ...] = ()  # measure numbers asked for (第9条), or the part number (第五部分)
     safeguards: bool = False  # 保障措施 asked for by name
-    departments: list[str] = field(default_factory=list)
-    fact: str | None = None  # doc_number | issued_on | issuer | count | title
+    departments: tuple[str, ...] = ()  # full names, as the routing's department list knows them
+    mentions: tuple[str, ...] = ()  # department names as written in the question (工信局)
+    fact: Fact | None = None
     topic: str = ""  # the subject of a list question
     asks_department: bool = False
     asks_figure: bool = False
     asks_more: bool = False
+    latest: bool = False  # 最新的文件
 
 
-def measure_numbers(text: str) -> list[int]:
-    numbers = []
-    for match in MEASURE_REF.finditer(text):
+def _numbers(pattern: re.Pattern[str], text: str) -> tuple[int, ...]:
+    numbers: list[int] = []
+    for match in pattern.finditer(text):
         raw = next(g for g in match.groups() if g)
-        raw = raw.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
-        number = cn_to_int(raw)
+        number = to_int(raw)
         if number is not None and number not in numbers:
             numbers.append(number)
-    return numbers
+    return tuple(numbers)
+
+
+def measure_numbers(text: str) -> tuple[int, ...]:
+    return _numbers(MEASURE_REF, text)
 
 
 # Words that ask something without naming a topic (目标是多少？ 谁负责？): on their own,
@@ -78,6 +92,7 @@ def measure_numbers(text: str) -> list[int]:
 GENERIC_ASKING = frozenset("""
 目标 多少 部门 单位 负责 哪个 哪些 谁 什么 要求 内容 具体 支持 政策 措施 怎么 怎么办 怎样 如何 办 吗 呢 吧 是 有 要 达到
 几 家 个 项 条 这 那 那么 还有 别的 其他 其它 另外 呢 的 了 能 可以 会 给 找 管 牵头 责任 主管 指标 数量 规模 时间 时候
+由 这条 该条 这项 上述 它 它们 这些
 """.split())
 
 
@@ -105,36 +120,51 @@ def list_topic(question: str, words) -> str:
     return "、".join(parts)
 
 
-def route(question: str, known_departments: list[str], has_history: bool = False, words=None) -> Intent:
-    """``words`` cuts text into words (the index's jieba); by default characters."""
+def route(question: str, known_departments: list[str], has_history: bool = False, words=None,
+          strip: tuple[str, ...] = (), find_departments=None) -> Intent:
+    """The intent of ``question``.
+
+    ``words`` cuts text into words (the index's jieba); by default characters. ``strip``:
+    words that name the question's documents (places, titles) and so are not its topic.
+    ``find_departments(question)`` → the departments it names (default: by ``known_departments``).
+    """
     words = words or list
     q = question.strip()
-    asks_department = bool(ASK_DEPARTMENT.search(q))
-    asks_figure = bool(ASK_FIGURE.search(q))
-    flags = dict(asks_department=asks_department, asks_figure=asks_figure, asks_more=bool(ASK_MORE.search(q)))
+    topic_q = q
+    for name in strip:
+        topic_q = topic_q.replace(name, " ")
+    flags = dict(asks_department=bool(ASK_DEPARTMENT.search(q)), asks_figure=bool(ASK_FIGURE.search(q)),
+                 asks_more=bool(ASK_MORE.search(q)))
+
+    if DOCUMENT_LIST.search(q) and not MEASURE_REF.search(q):
+        return Intent("documents", latest=bool(re.search(r"最新|最近", q)), **flags)
 
     numbers = measure_numbers(q)
     if numbers or (SAFEGUARDS.search(q) and not LIST_WORDS.search(q)):
         return Intent("measure", numbers=numbers, safeguards=bool(SAFEGUARDS.search(q)), **flags)
 
+    parts = _numbers(PART_REF, q)
+    if parts:
+        return Intent("part", numbers=parts, **flags)
+
     for fact, pattern in DOC_FACTS.items():
         if pattern.search(q) and (fact != "count" or re.search(r"措施|任务|条", q)) and (
-            fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count") or DOC_WORDS.search(q)
-            or (fact == "issued_on" and re.search(r"印发|发布|发文|成文|出台", q))
+            fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count", "validity")
+            or DOC_WORDS.search(q) or (fact == "issued_on" and re.search(r"印发|发布|发文|成文|出台", q))
         ):
-            if fact == "count" and LIST_WORDS.search(q) and list_topic(q, words):
+            if fact == "count" and LIST_WORDS.search(q) and list_topic(topic_q, words):
                 break  # 有几条涉及人工智能 → a list question with a count
             return Intent("docfact", fact=fact, **flags)
 
-    departments = find_departments(q, known_departments)
-    if departments and not asks_department and DEPARTMENT_LIST.search(q):
+    departments = tuple(find_departments(q) if find_departments else _find_departments(q, known_departments))
+    if departments and not flags["asks_department"] and DEPARTMENT_LIST.search(q):
         return Intent("department", departments=departments, **flags)
 
     if LIST_WORDS.search(q):
-        topic = list_topic(q, words)
+        topic = list_topic(topic_q, words)
         if topic:
             return Intent("list", topic=topic, **flags)
 
-    if has_history and (FOLLOWUP.search(q) or not topic_words(q, words)):
+    if has_history and (FOLLOWUP.search(q) or not topic_words(topic_q, words)):
         return Intent("followup", **flags)
     return Intent("search", departments=departments, **flags)

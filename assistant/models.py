@@ -31,6 +31,10 @@ class Citation(BaseModel):
     measure_label: str | None = None  # the label as written: "9.", "（一）", "第五条"
     key: str | None = None  # the same as measure_key
     label: str | None = None  # the same as measure_label
+    doc_number: str | None = None  # the document's 文号
+    doc_short_title: str | None = None  # 罗湖区OPC若干措施: how answers name the document
+    doc_issued_on: str | None = None  # ISO date
+    doc_expires_on: str | None = None  # ISO date when its validity ends, else null
 
 
 class TurnCitation(BaseModel):
@@ -143,6 +147,7 @@ class DocumentOut(BaseModel):
     issued_on: str | None
     issuer: str | None
     source: str
+    short_title: str | None = None  # 罗湖区OPC若干措施: how answers name it
     measures: list[MeasureOut]
     effective_on: str | None = None  # ISO date: 自…起施行
     expires_on: str | None = None  # ISO date: 有效期至…, 试行一年
@@ -159,6 +164,8 @@ class MeasureRef(BaseModel):
     doc_id: str
     number: int | None
     title: str
+    key: str | None = None
+    label: str | None = None
 
 
 class DepartmentOut(BaseModel):

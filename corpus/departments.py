@@ -453,18 +453,27 @@ def alias_table(known: Iterable[str], vocab: Vocabulary | None = None) -> dict[s
 
 def find_departments(text: str, known: Iterable[str]) -> list[str]:
     """Full names of the departments mentioned in ``text``, longest mention first wins."""
-    table = alias_table(known)
-    text = zhconv.convert(text, "zh-hans")
-    found: list[tuple[int, str]] = []
-    taken = [False] * len(text)
-    for alias in sorted(table, key=len, reverse=True):
-        for match in re.finditer(re.escape(alias), text):
-            if any(taken[match.start(): match.end()]):
-                continue
-            for i in range(match.start(), match.end()):
-                taken[i] = True
-            found.append((match.start(), table[alias]))
-    return list(dict.fromkeys(name for _, name in sorted(found)))
+    return match_departments(text, alias_table(known))
+
+
+def match_departments(text: str, table: dict[str, str]) -> list[str]:
+    """Full names of the departments ``text`` mentions, by an alias table (see :func:`alias_table`)."""
+    return AliasMatcher(table).find(text)
+
+
+class AliasMatcher:
+    """An alias table compiled once: ``find(text)`` → the full names mentioned, longest mention first."""
+
+    def __init__(self, table: dict[str, str]):
+        self.table = table
+        aliases = sorted(table, key=len, reverse=True)
+        self.pattern = re.compile("|".join(re.escape(a) for a in aliases)) if aliases else None
+
+    def find(self, text: str) -> list[str]:
+        if self.pattern is None:
+            return []
+        text = zhconv.convert(text, "zh-hans")
+        return list(dict.fromkeys(self.table[m.group(0)] for m in self.pattern.finditer(text)))
 
 
 def is_line_marker(line: str) -> bool:

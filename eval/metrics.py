@@ -2,10 +2,10 @@
 
 Definitions (eval/README.md repeats them for readers of the report):
 
-- A *ranking* is the measures an answer cites, in citation order, duplicates dropped. A measure
-  is keyed ``(doc_id, number)``, or ``(doc_id, section title)`` for an unnumbered section, so a
-  gold ``"保障措施"`` matches a citation with ``measure_number`` None and that ``measure_title``.
-- hit@k: 1 when a gold measure is among the first k of the ranking, else 0.
+- A *ranking* is the records an answer cites, in citation order, duplicates dropped, each keyed
+  ``(doc_id, key)`` (``key`` None for a fact about a whole document). A hit needs both the
+  document and the record right.
+- hit@k: 1 when a gold record is among the first k of the ranking, else 0.
 - MRR: mean of 1/rank of the first gold measure in the ranking (0 when none is cited).
 - nDCG@k: binary relevance. DCG = Σ_{i≤k, ranking[i] gold} 1/log2(i+1) (ranks from 1); the ideal
   DCG puts min(len(gold), k) gold measures first: IDCG = Σ_{i≤min(|gold|,k)} 1/log2(i+1).
@@ -21,8 +21,12 @@ Definitions (eval/README.md repeats them for readers of the report):
   / should-refuse. Undefined (None) when its denominator is 0.
 - Latency: median, and p95 by the nearest-rank method (the ⌈0.95·n⌉-th smallest value).
 
-Ranking metrics are computed only for questions with gold measures (not for docfact and
-out_of_scope); docfact questions score their expected strings and ``found`` only.
+- Set precision/recall (``ambiguous``, ``documents`` and docfact questions about several documents,
+  whose answer spans several documents by design), micro-averaged: precision = Σ|cited∩gold| /
+  Σ|cited|, recall = Σ|cited∩gold| / Σ|gold|, over (doc_id, key) pairs.
+
+Ranking metrics are computed only for questions with gold records that are not set-scored (not for
+docfact, documents and out_of_scope); docfact questions score their expected strings and ``found``.
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from eval.questions_file import QUESTION_TYPES, GoldMeasure, Question
+from eval.questions_file import QUESTION_TYPES, GoldPair, Question
 
-RankKey = tuple[str, GoldMeasure]  # (doc_id, measure number or unnumbered section title)
+RankKey = GoldPair  # (doc_id, record key), key None for a fact about a whole document
 HIT_CUTOFFS = (1, 3, 5)
 NDCG_K = 5
 BLANK = re.compile(r"\s+")
@@ -46,7 +50,7 @@ def ranking_of(citations: Iterable[Any]) -> list[RankKey]:
     """The measures cited, in order, each once. ``citations`` are API Citations (or alike)."""
     keys: list[RankKey] = []
     for c in citations:
-        key = (c.doc_id, c.measure_number if c.measure_number is not None else c.measure_title)
+        key = (c.doc_id, getattr(c, "measure_key", None))
         if key not in keys:
             keys.append(key)
     return keys
@@ -170,6 +174,9 @@ class Scores:
     latency_p95_ms: float | None
     unsupported_answers: int  # answers with at least one unsupported figure (should be 0)
     errors: int = 0
+    set_questions: int = 0
+    set_precision: float | None = None
+    set_recall: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"questions": self.questions, "ranked": self.ranked}
@@ -182,7 +189,9 @@ class Scores:
                     "refused": self.refused, "should_refuse": self.should_refuse,
                     "refusal_precision": self.refusal_precision, "refusal_recall": self.refusal_recall,
                     "latency_median_ms": self.latency_median_ms, "latency_p95_ms": self.latency_p95_ms,
-                    "unsupported_answers": self.unsupported_answers, "errors": self.errors})
+                    "unsupported_answers": self.unsupported_answers, "errors": self.errors,
+                    "set_questions": self.set_questions, "set_precision": self.set_precision,
+                    "set_recall": self.set_recall})
         return out
 
 
@@ -199,6 +208,8 @@ def summarize(outcomes: Sequence[Outcome], cutoffs: Sequence[int] = HIT_CUTOFFS,
     refusal_p, refusal_r = refusal_precision_recall([o.refused for o in outcomes],
                                                     [not o.question.should_find for o in outcomes])
     latencies = [o.latency_ms for o in outcomes if o.error is None]
+    set_scored = [o for o in outcomes if o.question.set_scored and o.question.should_find]
+    set_p, set_r = micro_precision_recall((o.ranking, o.question.gold_keys) for o in set_scored)
     return Scores(
         questions=len(outcomes),
         ranked=len(ranked),
@@ -219,6 +230,9 @@ def summarize(outcomes: Sequence[Outcome], cutoffs: Sequence[int] = HIT_CUTOFFS,
         latency_p95_ms=percentile(latencies, 95),
         unsupported_answers=sum(1 for o in outcomes if o.unsupported),
         errors=sum(1 for o in outcomes if o.error is not None),
+        set_questions=len(set_scored),
+        set_precision=set_p,
+        set_recall=set_r,
     )
 
 
@@ -247,8 +261,9 @@ class Mistake:
                 "reasons": list(self.reasons)}
 
 
-def measure_label(key: GoldMeasure) -> str:
-    return f"第{key}条" if isinstance(key, int) else str(key)
+def measure_label(key: RankKey) -> str:
+    doc_id, record = key
+    return f"{doc_id}:{record}" if record is not None else f"{doc_id}（文件）"
 
 
 def reasons_wrong(outcome: Outcome) -> list[str]:
@@ -268,6 +283,8 @@ def reasons_wrong(outcome: Outcome) -> list[str]:
         reasons.append("refused")
     elif q.ranked and not hit_at_k(outcome.ranking, q.gold_keys, 1):
         reasons.append("top citation not gold")
+    elif q.set_scored and set(q.gold_keys) - set(outcome.ranking):
+        reasons.append("missing " + "、".join(measure_label(k) for k in q.gold_keys if k not in outcome.ranking))
     missing = missing_expected(outcome.answer, q.expected)
     if missing:
         reasons.append("missing expected " + "、".join(missing))
@@ -286,12 +303,12 @@ def mistakes(outcomes: Sequence[Outcome]) -> list[Mistake]:
         if not reasons:
             continue
         q = o.question
-        gold = ["refuse"] if not q.should_find else [", ".join(measure_label(g) for g in q.gold_measures)]
+        gold = ["refuse"] if not q.should_find else [", ".join(measure_label(g) for g in q.gold_keys)]
         if q.expected:
             gold.append("expects " + "、".join(q.expected))
         if q.gold_departments is not None:
             gold.append("departments " + "、".join(q.gold_departments))
-        got = ["refused" if o.refused else (", ".join(measure_label(key) for _, key in o.ranking) or "no citation")]
+        got = ["refused" if o.refused else (", ".join(measure_label(key) for key in o.ranking) or "no citation")]
         if q.gold_departments is not None and o.departments:
             got.append("departments " + "、".join(o.departments))
         out.append(Mistake(q.id, q.type, q.question, "; ".join(g for g in gold if g), "; ".join(got), reasons))

@@ -21,15 +21,21 @@ BUNDLED_QUESTIONS = Path(__file__).parent / "questions" / "weihai-2026.jsonl"
 DEFAULT_DOC_ID = "weihai-2026-industrial-action-plan"
 
 QUESTION_TYPES = ("keyword", "paraphrase", "figure", "department", "multi", "list", "docfact", "followup",
-                  "out_of_scope")
-NO_RANKING_TYPES = ("docfact", "out_of_scope")  # gold_measures is empty for these
-REQUIRED = {"id": str, "type": str, "question": str, "gold_measures": list, "should_find": bool}
-OPTIONAL = {"gold_departments": list, "expected": list, "history": list, "doc_id": str}
+                  "place", "ambiguous", "documents", "cross_document", "out_of_scope")
+NO_RANKING_TYPES = ("docfact", "documents", "out_of_scope")  # no measure ranking is scored for these
+SET_TYPES = ("ambiguous", "documents")  # scored by set precision/recall of the cited records, not hit@k
+SPLITS = ("tune", "test")
+REQUIRED = {"id": str, "type": str, "question": str, "should_find": bool}
+OPTIONAL = {"gold": list, "gold_measures": list, "gold_departments": list, "expected": list, "history": list,
+            "doc_id": str, "split": str}
+HEADER_FIELDS = {"format": int, "corpus": str, "description": str, "never_tune": bool}
 ROLES = ("user", "assistant")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 BLANK = re.compile(r"\s+")
 
-GoldMeasure = int | str  # a measure number, or the title of an unnumbered section ("保障措施")
+GoldMeasure = int | str  # format 1: a measure number, or the title of an unnumbered section ("保障措施")
+GoldPair = tuple[str, str | None]  # (doc_id, record key); key None for a fact about the whole document
+_TITLE = "title:"  # a format-1 section title waiting to be resolved to its record's key
 
 
 class QuestionFileError(Exception):
@@ -47,9 +53,13 @@ class QuestionFileError(Exception):
 class Turn:
     role: str  # "user" or "assistant"
     content: str
+    citations: tuple[tuple[str, str], ...] = ()  # (doc_id, key) an assistant turn cited
 
-    def as_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    def as_dict(self) -> dict:
+        out: dict = {"role": self.role, "content": self.content}
+        if self.citations:
+            out["citations"] = [{"doc_id": d, "key": k} for d, k in self.citations]
+        return out
 
 
 @dataclass(frozen=True)
@@ -57,23 +67,35 @@ class Question:
     id: str
     type: str
     question: str
-    gold_measures: tuple[GoldMeasure, ...]
+    gold: tuple[GoldPair, ...]  # (doc_id, key) pairs, best first
     should_find: bool
-    doc_id: str = DEFAULT_DOC_ID
+    doc_id: str = DEFAULT_DOC_ID  # format 1 only: the document of gold_measures
     gold_departments: tuple[str, ...] | None = None  # None: the question is not about responsibility
     expected: tuple[str, ...] = ()
     history: tuple[Turn, ...] = ()
+    split: str | None = None  # "tune" or "test"
     line: int = 0  # where it stands in its file (1-based)
 
     @property
-    def ranked(self) -> bool:
-        """Whether the measure ranking is scored (not for docfact and out_of_scope)."""
-        return self.type not in NO_RANKING_TYPES and bool(self.gold_measures)
+    def set_scored(self) -> bool:
+        """Scored by set precision/recall: answers that span several documents by design."""
+        documents = {d for d, _ in self.gold}
+        return self.type in SET_TYPES or (self.type == "docfact" and len(documents) > 1)
 
     @property
-    def gold_keys(self) -> tuple[tuple[str, GoldMeasure], ...]:
-        """Gold measures as (doc_id, number-or-section-title), the form rankings use."""
-        return tuple((self.doc_id, g) for g in self.gold_measures)
+    def ranked(self) -> bool:
+        """Whether the ranking is scored by hit@k (not for docfact, documents, out_of_scope, set-scored)."""
+        return self.type not in NO_RANKING_TYPES and bool(self.gold) and not self.set_scored
+
+    @property
+    def gold_keys(self) -> tuple[GoldPair, ...]:
+        """Gold records as (doc_id, key): the form rankings use."""
+        return self.gold
+
+    @property
+    def gold_measures(self) -> tuple[str | None, ...]:
+        """The gold records' keys (for reports)."""
+        return tuple(k for _, k in self.gold)
 
     def history_dicts(self) -> list[dict[str, str]]:
         return [t.as_dict() for t in self.history]
@@ -84,24 +106,33 @@ class DocumentCatalog:
     """What validation needs to know about one document of the corpus."""
 
     doc_id: str
-    numbers: frozenset[int]
-    sections: frozenset[str]  # titles of unnumbered sections, e.g. 保障措施
+    keys: frozenset[str]
+    numbers: dict[int, str]  # measure number → key (the first measure with that number)
+    sections: dict[str, str]  # titles of unnumbered records (保障措施) → key
     departments: frozenset[str]
     text: str | None = None  # the full text, whitespace removed (None: expected strings are not checked)
     issued_on: str | None = None
+    dates: frozenset[str] = frozenset()  # effective_on, expires_on
 
     @classmethod
     def of(cls, document: Any) -> "DocumentCatalog":
         """From a corpus ``Document`` or an API ``DocumentOut`` (anything with doc_id and measures)."""
         measures = list(document.measures)
         text = getattr(document, "text", None)  # a DocumentOut has none (its measures miss the preamble)
+        numbers: dict[int, str] = {}
+        for m in measures:
+            if m.number is not None and getattr(m, "kind", "measure") == "measure":
+                numbers.setdefault(m.number, getattr(m, "key", str(m.number)))
         return cls(
             doc_id=document.doc_id,
-            numbers=frozenset(m.number for m in measures if m.number is not None),
-            sections=frozenset(m.title for m in measures if m.number is None),
+            keys=frozenset(getattr(m, "key", str(m.number)) for m in measures),
+            numbers=numbers,
+            sections={m.title: getattr(m, "key", m.title) for m in measures if m.number is None},
             departments=frozenset(d for m in measures for d in m.departments),
             text=BLANK.sub("", text) if text else None,
             issued_on=getattr(document, "issued_on", None),
+            dates=frozenset(x for x in (getattr(document, "effective_on", None),
+                                         getattr(document, "expires_on", None)) if x),
         )
 
     def describe_numbers(self) -> str:
@@ -114,6 +145,16 @@ class DocumentCatalog:
 class QuestionSet:
     path: Path
     questions: list[Question] = field(default_factory=list)
+    corpus: Path | None = None  # the folder the header names (resolved against the file's folder)
+    never_tune: bool = False  # written after fitting: calibration must not use it
+    format: int = 1
+
+    def part(self, split: str | None) -> "QuestionSet":
+        """The questions of one split ("tune" or "test"); all of them for None or "all"."""
+        if split in (None, "all"):
+            return self
+        return QuestionSet(self.path, [q for q in self.questions if q.split == split], self.corpus,
+                           self.never_tune, self.format)
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -150,10 +191,14 @@ def load_questions(path: Path | str | None = None, documents: Iterable[Any] | No
 
     questions: list[Question] = []
     seen: dict[str, int] = {}
+    header: dict = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        question = parse_line(path, number, line)
+        if not questions and not header and _is_header(line):
+            header = parse_header(path, number, line)
+            continue
+        question = parse_line(path, number, line, fmt=header.get("format", 1))
         if question.id in seen:
             raise QuestionFileError(path, number, f"duplicate id {question.id!r} (first used on line "
                                                   f"{seen[question.id]}); ids must be unique within the file")
@@ -161,20 +206,51 @@ def load_questions(path: Path | str | None = None, documents: Iterable[Any] | No
         questions.append(question)
     if not questions:
         raise QuestionFileError(path, None, "holds no questions; write one JSON object per line")
-    question_set = QuestionSet(path, questions)
+    corpus = header.get("corpus")
+    corpus_path = None
+    if corpus:
+        corpus_path = Path(corpus) if Path(corpus).is_absolute() else (path.parent / corpus).resolve()
+    question_set = QuestionSet(path, questions, corpus_path, bool(header.get("never_tune")), header.get("format", 1))
     if documents is not None:
-        check_question_set(question_set, documents)
+        question_set = check_question_set(question_set, documents)
     return question_set
 
 
-def check_question_set(question_set: QuestionSet, documents: Iterable[Any]) -> None:
-    """Check a loaded set against the corpus (the first problem raises, naming its line)."""
+def _is_header(line: str) -> bool:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and "id" not in data and ("format" in data or "corpus" in data)
+
+
+def parse_header(path: Path, number: int, line: str) -> dict:
+    """The header line: {"format": 2, "corpus": "../../corpus/samples", "never_tune": false, ...}."""
+    data = json.loads(line)
+    for name, value in data.items():
+        kind = HEADER_FIELDS.get(name)
+        if kind is None:
+            raise QuestionFileError(path, number, f"unknown header field {name!r}; known: {', '.join(HEADER_FIELDS)}")
+        if not _is(value, kind):
+            raise QuestionFileError(path, number, f"header field {name!r} must be {_type_name(kind)}")
+    if data.get("format", 1) not in (1, 2):
+        raise QuestionFileError(path, number, f"format {data['format']} is not known; this version reads 1 and 2")
+    return data
+
+
+def check_question_set(question_set: QuestionSet, documents: Iterable[Any]) -> QuestionSet:
+    """Check a loaded set against the corpus (the first problem raises, naming its line).
+
+    Format-1 gold (measure numbers, section titles) is resolved to record keys here; the
+    returned set holds the resolved questions.
+    """
     catalogs = {d.doc_id: DocumentCatalog.of(d) for d in documents}
-    for question in question_set.questions:
-        check_against_corpus(question_set.path, question, catalogs)
+    resolved = [check_against_corpus(question_set.path, question, catalogs) for question in question_set.questions]
+    return QuestionSet(question_set.path, resolved, question_set.corpus, question_set.never_tune,
+                       question_set.format)
 
 
-def parse_line(path: Path, number: int, line: str) -> Question:
+def parse_line(path: Path, number: int, line: str, fmt: int = 1) -> Question:
     """One line → a Question, or a QuestionFileError saying what is wrong with it."""
 
     def fail(problem: str) -> QuestionFileError:
@@ -209,23 +285,25 @@ def parse_line(path: Path, number: int, line: str) -> Question:
     if not text:
         raise fail("field 'question' is empty")
 
-    gold = data["gold_measures"]
-    for g in gold:
-        if not (_is(g, int) or (_is(g, str) and g.strip())):
-            raise fail(f"gold_measures holds {json.dumps(g, ensure_ascii=False)}: each entry must be a measure "
-                       "number (an int) or the title of an unnumbered section (a string such as \"保障措施\")")
-        if _is(g, int) and g < 1:
-            raise fail(f"gold_measures holds {g}: measure numbers start at 1")
+    doc_id = data.get("doc_id", DEFAULT_DOC_ID).strip()
+    if not doc_id:
+        raise fail("field 'doc_id' is empty; leave it out for the default document")
+    gold = _gold(data, fmt, doc_id, fail)
     should_find = data["should_find"]
     if qtype == "out_of_scope":
         if should_find:
             raise fail("an out_of_scope question must have \"should_find\": false")
         if gold:
-            raise fail("an out_of_scope question must have \"gold_measures\": []")
+            raise fail("an out_of_scope question must have an empty gold list")
     elif not should_find:
         raise fail(f"\"should_find\": false is only for out_of_scope questions (this one is {qtype!r})")
-    if qtype not in NO_RANKING_TYPES and not gold:
-        raise fail(f"a {qtype} question needs at least one gold measure in 'gold_measures'")
+    if qtype not in ("docfact", "documents", "out_of_scope") and not gold:
+        raise fail(f"a {qtype} question needs at least one gold record")
+    split = data.get("split")
+    if split is not None and split not in SPLITS:
+        raise fail(f"split {split!r} must be one of {', '.join(SPLITS)}")
+    if fmt >= 2 and split is None:
+        raise fail("format 2 needs a 'split' on every question: \"tune\" or \"test\"")
 
     departments = data.get("gold_departments")
     expected = data.get("expected", [])
@@ -236,57 +314,101 @@ def parse_line(path: Path, number: int, line: str) -> Question:
     if departments is not None and not departments:
         raise fail("gold_departments is empty; leave the field out when the question is not about responsibility")
 
-    history = data.get("history", [])
-    turns = []
-    for i, turn in enumerate(history, start=1):
-        if not (isinstance(turn, dict) and set(turn) == {"role", "content"} and turn["role"] in ROLES
-                and _is(turn["content"], str) and turn["content"].strip()):
-            raise fail(f"history turn {i} must be {{\"role\": \"user\"|\"assistant\", \"content\": \"…\"}}, "
-                       f"found {json.dumps(turn, ensure_ascii=False)}")
-        turns.append(Turn(turn["role"], turn["content"]))
+    turns = [_turn(turn, i, fail) for i, turn in enumerate(data.get("history", []), start=1)]
     if qtype == "followup" and not any(t.role == "user" for t in turns):
         raise fail("a followup question needs a 'history' with at least one user turn")
     if turns and qtype != "followup":
         raise fail(f"'history' is only for followup questions (this one is {qtype!r})")
-
-    doc_id = data.get("doc_id", DEFAULT_DOC_ID).strip()
-    if not doc_id:
-        raise fail("field 'doc_id' is empty; leave it out for the default document")
-    return Question(id=qid, type=qtype, question=text, gold_measures=tuple(gold), should_find=should_find,
-                    doc_id=doc_id, gold_departments=tuple(departments) if departments is not None else None,
-                    expected=tuple(expected), history=tuple(turns), line=number)
+    return Question(id=qid, type=qtype, question=text, gold=gold, should_find=should_find, doc_id=doc_id,
+                    gold_departments=tuple(departments) if departments is not None else None,
+                    expected=tuple(expected), history=tuple(turns), split=split, line=number)
 
 
-def check_against_corpus(path: Path, question: Question, catalogs: dict[str, DocumentCatalog]) -> None:
-    """Every gold measure, department and expected string must exist in the question's document."""
+def _gold(data: dict, fmt: int, doc_id: str, fail) -> tuple[GoldPair, ...]:
+    if "gold" in data:
+        pairs = []
+        for entry in data["gold"]:
+            if not (isinstance(entry, list) and len(entry) == 2 and _is(entry[0], str) and entry[0].strip()
+                    and (entry[1] is None or (_is(entry[1], str) and entry[1].strip()))):
+                raise fail(f"gold holds {json.dumps(entry, ensure_ascii=False)}: each entry must be "
+                           "[\"doc_id\", \"key\"] (or [\"doc_id\", null] for a fact about the whole document)")
+            pairs.append((entry[0].strip(), entry[1].strip() if entry[1] else None))
+        return tuple(pairs)
+    if "gold_measures" not in data:
+        raise fail("missing 'gold' (format 2: [[\"doc_id\", \"key\"], …]) or 'gold_measures' (format 1)")
+    if fmt >= 2:
+        raise fail("format 2 writes 'gold' pairs, not 'gold_measures'")
+    pairs = []
+    for g in data["gold_measures"]:
+        if not (_is(g, int) or (_is(g, str) and g.strip())):
+            raise fail(f"gold_measures holds {json.dumps(g, ensure_ascii=False)}: each entry must be a measure "
+                       "number (an int) or the title of an unnumbered section (a string such as \"保障措施\")")
+        if _is(g, int) and g < 1:
+            raise fail(f"gold_measures holds {g}: measure numbers start at 1")
+        pairs.append((doc_id, str(g) if _is(g, int) else _TITLE + g.strip()))
+    return tuple(pairs)
+
+
+def _turn(turn: Any, i: int, fail) -> Turn:
+    ok = (isinstance(turn, dict) and {"role", "content"} <= set(turn) <= {"role", "content", "citations"}
+          and turn["role"] in ROLES and _is(turn["content"], str) and turn["content"].strip())
+    citations = turn.get("citations", []) if isinstance(turn, dict) else []
+    ok = ok and isinstance(citations, list) and all(
+        isinstance(c, dict) and _is(c.get("doc_id"), str) and _is(c.get("key"), str) for c in citations)
+    if not ok:
+        raise fail(f"history turn {i} must be {{\"role\": \"user\"|\"assistant\", \"content\": \"…\", "
+                   f"\"citations\"?: [{{\"doc_id\", \"key\"}}]}}, found {json.dumps(turn, ensure_ascii=False)}")
+    return Turn(turn["role"], turn["content"], tuple((c["doc_id"], c["key"]) for c in citations))
+
+
+def check_against_corpus(path: Path, question: Question, catalogs: dict[str, DocumentCatalog]) -> Question:
+    """Every gold record, department and expected string must exist in the question's documents.
+
+    Returns the question with format-1 gold (numbers, section titles) resolved to record keys.
+    """
 
     def fail(problem: str) -> QuestionFileError:
         return QuestionFileError(path, question.line, f"question {question.id!r}: {problem}")
 
-    catalog = catalogs.get(question.doc_id)
-    if catalog is None:
-        known = ", ".join(sorted(catalogs)) or "none"
-        raise fail(f"unknown doc_id {question.doc_id!r}; documents in the corpus: {known}")
-    for g in question.gold_measures:
-        if isinstance(g, int) and g not in catalog.numbers:
-            raise fail(f"unknown measure number {g} in gold_measures: document {catalog.doc_id!r} has no "
-                       f"measure {g} ({catalog.describe_numbers()})")
-        if isinstance(g, str) and g not in catalog.sections:
-            sections = "、".join(sorted(catalog.sections)) or "none"
-            raise fail(f"unknown section {g!r} in gold_measures: the unnumbered sections of "
-                       f"{catalog.doc_id!r} are {sections}")
+    resolved: list[GoldPair] = []
+    for doc_id, key in question.gold:
+        catalog = catalogs.get(doc_id)
+        if catalog is None:
+            known = ", ".join(sorted(catalogs)) or "none"
+            raise fail(f"unknown doc_id {doc_id!r}; documents in the corpus: {known}")
+        if key is not None and key.startswith(_TITLE):
+            title = key[len(_TITLE):]
+            if title not in catalog.sections:
+                sections = "、".join(sorted(catalog.sections)) or "none"
+                raise fail(f"unknown section {title!r} in gold_measures: the unnumbered sections of "
+                           f"{doc_id!r} are {sections}")
+            key = catalog.sections[title]
+        elif key is not None and key not in catalog.keys:
+            if key.isdigit() and int(key) in catalog.numbers:
+                key = catalog.numbers[int(key)]
+            else:
+                raise fail(f"unknown record {key!r} in gold: document {doc_id!r} has no such key "
+                           f"({catalog.describe_numbers()}; `policyqa measures` lists every key)")
+        resolved.append((doc_id, key))
+    gold_docs = {d for d, _ in resolved} or set(catalogs)
+    departments = {d for doc in gold_docs for d in catalogs[doc].departments}
     for name in question.gold_departments or ():
-        if name not in catalog.departments:
-            close = difflib.get_close_matches(name, sorted(catalog.departments), n=2, cutoff=0.4)
+        if name not in departments:
+            close = difflib.get_close_matches(name, sorted(departments), n=2, cutoff=0.4)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-            raise fail(f"unknown department {name!r} in gold_departments: no measure of {catalog.doc_id!r} "
-                       f"names it{hint}; use the full normalized name")
+            raise fail(f"unknown department {name!r} in gold_departments: no record of the gold documents "
+                       f"names it{hint}; use the full name as the record gives it")
     for value in question.expected:
-        if ISO_DATE.fullmatch(value) and value == catalog.issued_on:
+        if ISO_DATE.fullmatch(value) and any(catalogs[d].issued_on == value or value in catalogs[d].dates
+                                             for d in gold_docs):
             continue
-        if catalog.text is not None and BLANK.sub("", value) not in catalog.text:
-            raise fail(f"expected string {value!r} does not occur in the text of {catalog.doc_id!r}; "
+        texts = [catalogs[d].text for d in gold_docs if catalogs[d].text is not None]
+        if texts and not any(BLANK.sub("", value) in t for t in texts):
+            raise fail(f"expected string {value!r} does not occur in the text of the gold document(s); "
                        "copy it from the document word for word")
+    from dataclasses import replace
+
+    return replace(question, gold=tuple(resolved))
 
 
 def _is(value: Any, kind: type) -> bool:

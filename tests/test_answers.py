@@ -98,7 +98,7 @@ def test_a_new_question_after_another_is_answered_on_its_own(assistant):
 
 def test_route_resolves_short_department_names():
     intent = route("人行参与了什么？", KNOWN)
-    assert intent.departments == ["人民银行威海市分行"]
+    assert intent.departments == ("人民银行威海市分行",)
 
 
 def test_out_of_range_measure_number(assistant):

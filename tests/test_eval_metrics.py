@@ -17,16 +17,31 @@ LOG2_5 = math.log2(5)  # 2.3219281
 
 
 def keys(*measures):
-    return [(D, m) for m in measures]
+    return [(D, str(m)) for m in measures]
 
 
 # -- rankings ----------------------------------------------------------------------------------------
-def test_ranking_of_dedupes_in_order_and_keys_unnumbered_sections_by_title():
-    def cite(number, title="t", doc=D):
-        return SimpleNamespace(doc_id=doc, measure_number=number, measure_title=title)
+def test_ranking_of_dedupes_in_order_keyed_by_document_and_record_key():
+    def cite(key, doc=D):
+        return SimpleNamespace(doc_id=doc, measure_key=key, measure_number=None, measure_title="t")
 
-    citations = [cite(9), cite(17), cite(9), cite(None, "保障措施"), cite(9, doc="other")]
-    assert metrics.ranking_of(citations) == [(D, 9), (D, 17), (D, "保障措施"), ("other", 9)]
+    citations = [cite("9"), cite("17"), cite("9"), cite("r22"), cite("9", doc="other"), cite(None)]
+    assert metrics.ranking_of(citations) == [(D, "9"), (D, "17"), (D, "r22"), ("other", "9"), (D, None)]
+
+
+def test_a_hit_needs_the_document_and_the_record():
+    assert metrics.hit_at_k([("other", "9")], [(D, "9")], 1) == 0.0
+    assert metrics.hit_at_k([(D, "9")], [(D, "9")], 1) == 1.0
+
+
+def test_set_precision_and_recall_for_answers_that_span_documents():
+    question = Question(id="s1", type="ambiguous", question="第五条？", gold=((D, "5"), ("other", "5")),
+                        should_find=True)
+    half = Outcome(question=question, ranking=((D, "5"), ("third", "5")), found=True, answer="")
+    scores = metrics.summarize([half])
+    assert scores.set_questions == 1 and scores.ranked == 0
+    assert scores.set_precision == 0.5 and scores.set_recall == 0.5
+    assert metrics.reasons_wrong(half) == ["missing other:5"]
 
 
 @pytest.mark.parametrize("ranking, gold, expected", [
@@ -125,7 +140,7 @@ KNOWN = ["市工业和信息化局", "市财政局", "人民银行威海市分�
 
 
 def q(qid, qtype, gold=(), **extra) -> Question:
-    return Question(id=qid, type=qtype, question=f"问题{qid}", gold_measures=tuple(gold),
+    return Question(id=qid, type=qtype, question=f"问题{qid}", gold=tuple((D, str(g)) for g in gold),
                     should_find=qtype != "out_of_scope", **extra)
 
 
@@ -209,7 +224,7 @@ def test_wrong_questions(outcomes):
     wrong = {m.id: m for m in metrics.mistakes(outcomes)}
     assert list(wrong) == ["q2", "q3", "q4", "q6", "q8"]  # q1, q5, q7 are right
     assert wrong["q2"].reasons == ["top citation not gold"]
-    assert wrong["q2"].gold == "第9条, 第17条" and wrong["q2"].got == "第3条, 第9条, 第5条, 第17条"
+    assert wrong["q2"].gold == f"{D}:9, {D}:17" and wrong["q2"].got == f"{D}:3, {D}:9, {D}:5, {D}:17"
     assert wrong["q3"].reasons == ["refused"] and wrong["q3"].got == "refused"
     assert wrong["q4"].reasons == ["missing departments 市财政局、人民银行威海市分行"]
     assert wrong["q6"].reasons == ["missing expected 2026-05-16"]

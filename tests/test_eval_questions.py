@@ -48,18 +48,64 @@ def error_of(path, documents=None) -> QuestionFileError:
 
 
 def test_a_good_file_gives_typed_questions(tmp_path, documents):
+    """Format 1 (gold_measures + doc_id) is still read, its gold resolved to (doc_id, key) pairs."""
     questions = load_questions(write(tmp_path, GOOD), documents=documents)
     assert len(questions) == 6
     first, department, figure, followup, docfact, out = questions.questions
-    assert first == Question(id="a1", type="keyword", question="智能工厂有哪些支持？", gold_measures=(9,),
-                             should_find=True, doc_id=DEFAULT_DOC_ID, line=1)
-    assert department.gold_measures == (21, "保障措施") and department.gold_departments == ("市司法局",)
-    assert department.gold_keys == ((DEFAULT_DOC_ID, 21), (DEFAULT_DOC_ID, "保障措施"))
+    assert first == Question(id="a1", type="keyword", question="智能工厂有哪些支持？",
+                             gold=((DEFAULT_DOC_ID, "9"),), should_find=True, doc_id=DEFAULT_DOC_ID, line=1)
+    assert department.gold_departments == ("市司法局",)
+    assert department.gold_keys == ((DEFAULT_DOC_ID, "21"), (DEFAULT_DOC_ID, "r22"))  # 保障措施 → its key
     assert figure.expected == ("190 亿元",) and figure.gold_departments is None
     assert followup.history == (Turn("user", "智能工厂有哪些支持？"),)
     assert followup.history_dicts() == [{"role": "user", "content": "智能工厂有哪些支持？"}]
     assert not docfact.ranked and not out.ranked and first.ranked
     assert questions.types() == ["keyword", "figure", "department", "docfact", "followup", "out_of_scope"]
+
+
+FORMAT2 = [
+    {"format": 2, "corpus": "../corpus", "description": "two documents"},
+    {"id": "b1", "type": "ambiguous", "question": "第五条是什么？", "gold": [["x", "5"], ["y", "5"]],
+     "should_find": True, "split": "test"},
+    {"id": "b2", "type": "docfact", "question": "文号？", "gold": [["x", None]], "should_find": True,
+     "split": "tune"},
+    {"id": "b3", "type": "followup", "question": "这条由谁负责？", "gold": [["x", "2"]], "should_find": True,
+     "split": "tune", "history": [{"role": "user", "content": "算力"},
+                                  {"role": "assistant", "content": "第2条…", "citations": [{"doc_id": "x", "key": "2"}]}]},
+]
+
+
+def test_format_2_header_gold_pairs_split_and_citations_in_history(tmp_path):
+    questions = load_questions(write(tmp_path, FORMAT2))
+    assert questions.format == 2 and questions.corpus == (tmp_path / "../corpus").resolve()
+    ambiguous, docfact, followup = questions.questions
+    assert ambiguous.gold_keys == (("x", "5"), ("y", "5")) and ambiguous.set_scored and not ambiguous.ranked
+    assert docfact.gold == (("x", None),) and not docfact.ranked
+    assert followup.history[1].citations == (("x", "2"),)
+    assert followup.history_dicts()[1]["citations"] == [{"doc_id": "x", "key": "2"}]
+    assert [q.id for q in questions.part("tune")] == ["b2", "b3"]
+    assert [q.id for q in questions.part("test")] == ["b1"]
+    assert len(questions.part("all")) == 3
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"split": None}, "needs a 'split' on every question"),
+    ({"split": "train"}, "split 'train' must be one of tune, test"),
+    ({"gold": [["x"]]}, "each entry must be [\"doc_id\", \"key\"]"),
+    ({"gold": []}, "needs at least one gold record"),
+])
+def test_format_2_shapes(tmp_path, change, problem):
+    line = {k: v for k, v in dict(FORMAT2[1], **change).items() if v is not None}
+    err = error_of(write(tmp_path, [FORMAT2[0], line]))
+    assert err.line == 2 and problem in str(err), str(err)
+
+
+def test_format_2_gold_is_checked_against_the_corpus(tmp_path, documents):
+    header = {"format": 2}
+    line = {"id": "c1", "type": "keyword", "question": "智能工厂？", "gold": [[DEFAULT_DOC_ID, "2.1"]],
+            "should_find": True, "split": "test"}
+    err = error_of(write(tmp_path, [header, line]), documents)
+    assert "unknown record '2.1'" in str(err) and "`policyqa measures` lists every key" in str(err)
 
 
 def test_blank_lines_are_skipped_and_still_counted(tmp_path):
@@ -83,7 +129,7 @@ def test_unknown_measure_number_names_the_line_and_the_valid_range(tmp_path, doc
     assert err.line == 3
     message = str(err)
     assert f"{path}, line 3" in message
-    assert "unknown measure number 22" in message and "'a9'" in message and "1–21" in message
+    assert "unknown record '22'" in message and "'a9'" in message and "1–21" in message
 
 
 def test_unknown_section_title(tmp_path, documents):
@@ -106,14 +152,15 @@ def test_missing_field_names_the_line_and_the_field(tmp_path):
     ({"gold_measures": [True]}, "each entry must be a measure number"),
     ({"type": "keywrd"}, "unknown question type 'keywrd' (did you mean 'keyword'?)"),
     ({"gold_measure": [9]}, "unknown field 'gold_measure' (did you mean 'gold_measures'?)"),
+    ({"gold_measures": None}, "missing 'gold'"),
     ({"should_find": False}, "\"should_find\": false is only for out_of_scope questions"),
-    ({"gold_measures": []}, "a keyword question needs at least one gold measure"),
+    ({"gold_measures": []}, "a keyword question needs at least one gold record"),
     ({"history": [{"role": "user", "content": "x"}]}, "'history' is only for followup questions"),
     ({"question": "  "}, "field 'question' is empty"),
     ({"gold_departments": []}, "gold_departments is empty"),
 ])
 def test_wrong_shapes_say_what_is_wrong(tmp_path, change, problem):
-    err = error_of(write(tmp_path, [GOOD[1], dict(GOOD[0], **change)]))
+    err = error_of(write(tmp_path, [GOOD[1], {k: v for k, v in dict(GOOD[0], **change).items() if v is not None}]))
     assert err.line == 2
     assert problem in str(err), str(err)
 
@@ -137,6 +184,8 @@ def test_corpus_checks_doc_id_departments_and_expected_strings(tmp_path, documen
     assert "unknown doc_id 'no-such-doc'" in str(err) and DEFAULT_DOC_ID in str(err)
     err = error_of(write(tmp_path, [dict(GOOD[1], gold_departments=["工信局"])]), documents)
     assert "unknown department '工信局'" in str(err) and "市工业和信息化局" in str(err)
+    err = error_of(write(tmp_path, [dict(GOOD[0], doc_id=DEFAULT_DOC_ID, gold_measures=["保障"])]), documents)
+    assert "unknown section '保障'" in str(err)
     err = error_of(write(tmp_path, [GOOD[0], dict(GOOD[2], expected=["191 亿元"])]), documents)
     assert err.line == 2 and "expected string '191 亿元' does not occur" in str(err)
     # the issue date is given in ISO form and accepted as the document's date
@@ -158,7 +207,11 @@ def test_file_level_errors(tmp_path):
 def test_the_bundled_question_file_validates_against_the_corpus(documents):
     questions = load_questions(BUNDLED_QUESTIONS, documents=documents)
     assert len(questions) == 238
-    assert questions.types() == list(QUESTION_TYPES)
+    seed_types = ["keyword", "paraphrase", "figure", "department", "multi", "list", "docfact", "followup",
+                  "out_of_scope"]
+    assert questions.types() == seed_types and set(seed_types) <= set(QUESTION_TYPES)
+    assert questions.format == 2 and {q.split for q in questions} == {"tune", "test"}
+    assert len(questions.part("test")) >= 80
     assert len({q.id for q in questions}) == len(questions)
 
 

@@ -1,0 +1,122 @@
+"""What every handler gets: the question as decided once (``Asked``) and the index state (``Context``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Callable, Protocol
+
+import numpy as np
+
+from assistant.answers import Evidence, Namer, citation
+from assistant.catalog import Catalog
+from assistant.conversation import Conversation
+from assistant.intents import Intent
+from assistant.models import AskResponse, Citation
+from assistant.relevance import Relevance
+from assistant.scope import Scope
+from corpus.records import Document, Measure, Sentence
+from index.hybrid import HybridSearcher, MeasureHit, SearchFilters
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question with its intent, scope and conversation, resolved once before any handler runs."""
+
+    text: str
+    intent: Intent
+    scope: Scope
+    conversation: Conversation = field(default_factory=Conversation)
+    top_k: int = 3
+
+
+@dataclass
+class Context:
+    """One consistent index state and what answering needs from it."""
+
+    catalog: Catalog
+    searcher: HybridSearcher
+    relevance: Relevance
+    today: date
+    sides: tuple[str, ...] = ("lexical", "dense")
+    ask: Callable[[str, list | None], AskResponse] | None = None  # to re-ask an earlier question (follow-ups)
+
+    @property
+    def namer(self) -> Namer:
+        return Namer(self.catalog, self.today)
+
+    def cite(self, evidence: Evidence, quote: str | None = None) -> Citation:
+        return citation(evidence, self.catalog, quote)
+
+    # -- retrieval ---------------------------------------------------------------------------
+    def filters(self, scope: Scope, measures: frozenset | None = None,
+                exclude: frozenset = frozenset()) -> SearchFilters | None:
+        if scope.everything and measures is None and not exclude:
+            return None
+        doc_ids = None if scope.everything else frozenset(scope.doc_ids)
+        return SearchFilters(doc_ids=doc_ids, measures=measures, exclude=exclude)
+
+    def search(self, query: str, k: int, scope: Scope, vector: np.ndarray | None = None,
+               measures: frozenset | None = None, exclude: frozenset = frozenset()) -> list[MeasureHit]:
+        return self.searcher.search(query, k=k, filters=self.filters(scope, measures, exclude), sides=self.sides,
+                                    vector=vector)
+
+    def in_scope(self, query: str, vector: np.ndarray, hits: list[MeasureHit]) -> bool:
+        """Does the corpus answer ``query``? Judged on the best hybrid hit (see relevance.py)."""
+        best = hits if hits and self.sides == ("lexical", "dense") else self.searcher.search(query, k=1, vector=vector)
+        if not best:
+            return False
+        measure = self.catalog.measure(best[0].doc_id, best[0].measure_key)
+        features = self.relevance.features(self.searcher, query, vector, best[0], measure.title + measure.text)
+        return not self.relevance.refuse(features)
+
+    def evidence(self, hit: MeasureHit) -> Evidence:
+        document = self.catalog.document(hit.doc_id)
+        measure = self.catalog.measure(hit.doc_id, hit.measure_key)
+        sentences = [measure.sentences[s.chunk.sentence_index] for s in hit.sentences
+                     if s.chunk.sentence_index is not None and s.chunk.sentence_index < len(measure.sentences)]
+        sentences.sort(key=lambda s: s.start)
+        return Evidence(document, measure, sentences or body(measure)[:1], hit.score)
+
+    # -- what the corpus covers ----------------------------------------------------------------
+    def coverage(self, scope: Scope | None = None) -> str:
+        """Which documents are loaded and what their parts are about: said when refusing."""
+        infos = [i for i in self.catalog.infos if scope is None or scope.allows(i.doc_id)] or self.catalog.infos
+        names = "、".join(f"《{i.short_title}》" for i in infos[:6]) + (f"等{len(infos)}份文件" if len(infos) > 6 else "")
+        topics: list[str] = []
+        for info in infos:
+            for section in info.document.sections:
+                if section.title and section.title not in topics:
+                    topics.append(section.title)
+        if len(infos) > 1 or not topics:
+            topics = [i.short_title for i in infos][:8] if not topics else topics
+        topic_text = "、".join(topics[:10]) + ("等" if len(topics) > 10 else "")
+        return f"目前收录的是{names}，内容涵盖：{topic_text}。"
+
+    def refusal(self, scope: Scope | None = None, intent: str = "refusal", text: str | None = None) -> AskResponse:
+        answer = text or ("抱歉，已收录的政策文件中没有找到与这个问题相关的内容，无法据此回答。"
+                          + self.coverage(scope) + "如需其他政策，请咨询相关主管部门。")
+        return AskResponse(answer=answer, found=False, intent="refusal", citations=[])
+
+
+class Handler(Protocol):
+    def __call__(self, asked: Asked, context: Context) -> AskResponse: ...
+
+
+# -- small helpers shared by the handlers ------------------------------------------------------
+
+def body(measure: Measure) -> list[Sentence]:
+    return [s for s in measure.sentences if s.kind == "sentence"] or \
+        [s for s in measure.sentences if s.kind != "departments"]
+
+
+def has_target(measure: Measure, sentence: Sentence) -> bool:
+    return any(sentence.start <= t.start < sentence.end for t in measure.targets)
+
+
+def in_scope_pairs(pairs: list[tuple[Document, Measure]], scope: Scope) -> list[tuple[Document, Measure]]:
+    return [(d, m) for d, m in pairs if scope.allows(d.doc_id)]
+
+
+def department_sentence(measure: Measure) -> Sentence | None:
+    return next((s for s in measure.sentences if s.kind == "departments"), None)

@@ -1,0 +1,128 @@
+"""Facts about documents (文号, 印发日期, 发文机关, 有效期, 措施数量…) and the list of documents.
+
+A fact is answered for the document the question names; with several documents and none
+named, for each of them (a count per document plus the total).
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.catalog import DocInfo
+from assistant.handlers.base import Asked, Context
+from assistant.models import AskResponse, Citation
+from corpus.records import Document, Sentence
+
+
+def _date(iso: str | None) -> str:
+    if not iso:
+        return "未注明"
+    y, m, d = (int(x) for x in iso.split("-"))
+    return f"{y}年{m}月{d}日"
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _preamble_quote(document: Document, predicate) -> Sentence | None:
+    return next((s for s in [*document.preamble, *document.closing] if predicate(s.text)), None)
+
+
+def _fact(info: DocInfo, fact: str, context: Context) -> tuple[str, str | None]:
+    """(the answer line, the quote it rests on) for one document."""
+    document = info.document
+    if fact == "doc_number":
+        if not document.doc_number:
+            return "文件未注明文号", None
+        quote = _preamble_quote(document, lambda t: document.doc_number in _squeeze(t))
+        return f"文号：{document.doc_number}", quote.text if quote else document.doc_number
+    if fact == "issued_on":
+        if not document.issued_on:
+            return "文件未注明印发日期", None
+        y, m, d = (int(x) for x in document.issued_on.split("-"))
+        quote = _preamble_quote(document, lambda t: f"{y}年{m}月{d}日" in _squeeze(t))
+        return f"印发日期：{y}年{m}月{d}日（{document.issued_on}）", quote.text if quote else None
+    if fact == "issuer":
+        if not document.issuer:
+            return "文件未注明发文机关", None
+        quote = _preamble_quote(document, lambda t: document.issuer in _squeeze(t))
+        return f"发文机关：{document.issuer}", quote.text if quote else document.issuer
+    if fact == "validity":
+        parts = []
+        if document.effective_on:
+            parts.append(f"自{_date(document.effective_on)}起施行")
+        if document.expires_on:
+            state = "已到期" if info.expired(context.today) else "仍在有效期内"
+            parts.append(f"有效期至{_date(document.expires_on)}（{state}）")
+        clause = next((m for m in document.measures if m.kind == "supplementary"), None)
+        quote = clause.text if clause else next(
+            (s.text for m in document.measures for s in m.sentences if re.search(r"施行|有效期", s.text)), None)
+        return ("；".join(parts) or "文件未写明施行日期和有效期"), quote
+    if fact == "count":
+        numbered = [m for m in document.measures if m.number is not None and m.kind == "measure"]
+        others = [m for m in document.measures if m.number is None and m.title]
+        line = f"《{info.short_title}》共有{len(numbered)}条编号措施"
+        if others and len(others) <= 4:
+            line += "，另有" + "、".join(f"「{m.title}」" for m in others) + "内容"
+        return line, (numbered[-1].sentences[0].text if numbered and numbered[-1].sentences else None)
+    if fact == "recipients":
+        quote = _preamble_quote(document, lambda t: t.rstrip().endswith(("：", ":")))
+        return "主送单位：" + (quote.text.rstrip("：:") if quote else "未列明"), quote.text if quote else None
+    if fact == "publicity":
+        quote = _preamble_quote(document, lambda t: "公开" in t)
+        return (quote.text if quote else "文件未注明公开属性"), quote.text if quote else None
+    if fact == "approval":
+        quote = _preamble_quote(document, lambda t: "同意" in t or "批准" in t)
+        return (quote.text if quote else "文件未说明"), quote.text if quote else None
+    title = f"文件标题：《{document.title}》" + (f"，文号{document.doc_number}" if document.doc_number else "")
+    quote = _preamble_quote(document, lambda t: document.title[:8] in _squeeze(t))
+    return title, quote.text if quote else document.title
+
+
+def _citation(info: DocInfo, quote: str | None) -> Citation:
+    document = info.document
+    return Citation(doc_id=document.doc_id, doc_title=document.title, measure_number=None, measure_title="文件信息",
+                    section="", departments=[], quote=quote or document.title, score=1.0,
+                    doc_number=document.doc_number, doc_short_title=info.short_title,
+                    doc_issued_on=document.issued_on, doc_expires_on=document.expires_on)
+
+
+def answer_docfact(asked: Asked, context: Context) -> AskResponse:
+    catalog, scope, fact = context.catalog, asked.scope, asked.intent.fact or "title"
+    infos = [i for i in catalog.infos if scope.allows(i.doc_id)]
+    if not infos:
+        return context.refusal(scope, text=scope.uncovered)
+    lines, citations = [], []
+    for info in infos:
+        line, quote = _fact(info, fact, context)
+        lines.append((f"{info.name()}：" if len(infos) > 1 else "") + line + "。")
+        citations.append(_citation(info, quote))
+    if fact == "count" and len(infos) > 1:
+        total = sum(len([m for m in i.document.measures if m.number is not None and m.kind == "measure"])
+                    for i in infos)
+        lines.insert(0, f"{len(infos)}份文件合计{total}条编号措施，分别为：")
+    elif len(infos) > 1:
+        lines.insert(0, f"未指明文件，以下列出{len(infos)}份文件的情况（可在问题中写明文件名称或地区）：")
+    return AskResponse(answer="\n".join(lines), found=True, intent="docfact", citations=citations)
+
+
+def answer_documents(asked: Asked, context: Context) -> AskResponse:
+    """有哪些文件 / 最新的文件: the documents in scope with their 文号, dates and validity."""
+    catalog, scope = context.catalog, asked.scope
+    infos = [i for i in catalog.infos if scope.allows(i.doc_id)]
+    if not infos:
+        return context.refusal(scope, text=scope.uncovered)
+    infos.sort(key=lambda i: i.document.issued_on or "", reverse=True)
+    lines = [f"收录的政策文件共{len(infos)}份" + ("，按印发日期从新到旧：" if len(infos) > 1 else "：")]
+    for n, info in enumerate(infos, start=1):
+        document = info.document
+        facts = [x for x in (document.doc_number, _date(document.issued_on) if document.issued_on else None,
+                             document.issuer) if x]
+        state = "（已到期）" if info.expired(context.today) else ""
+        lines.append(f"{n}. 《{document.title}》" + ("（" + "，".join(facts) + "）" if facts else "") + state)
+    if asked.intent.latest and len(infos) > 1:
+        newest = infos[0]
+        lines.insert(0, f"最新的是《{newest.document.title}》（{_date(newest.document.issued_on)}印发）。")
+    citations = [_citation(i, i.document.title) for i in infos]
+    return AskResponse(answer="\n".join(lines), found=True, intent="documents", citations=citations)

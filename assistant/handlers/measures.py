@@ -1,0 +1,96 @@
+"""A measure by its number (第9条, 第五条, 措施3, 保障措施) and a part by its number (第五部分).
+
+A number is never resolved silently: when no document is named and several documents have
+that number, the answer gives each document's measure, grouped and named, and says how to
+narrow the question.
+"""
+
+from __future__ import annotations
+
+from assistant import answers
+from assistant.answers import Evidence
+from assistant.handlers.base import Asked, Context, body, has_target, in_scope_pairs
+from assistant.models import AskResponse
+from corpus.records import Document, Measure
+
+
+def answer_measure(asked: Asked, context: Context) -> AskResponse:
+    intent, scope, catalog = asked.intent, asked.scope, context.catalog
+    found: list[tuple[Document, Measure]] = []
+    for number in intent.numbers:
+        found += in_scope_pairs(catalog.by_number.get(number, []), scope)
+    if intent.safeguards:
+        found += [(d, m) for d, m in in_scope_pairs(catalog.pairs, scope)
+                  if m.number is None and "保障措施" in (m.title + m.section)]
+    found = list({(d.doc_id, m.key): (d, m) for d, m in found}.values())
+    if not found:
+        return _missing(asked, context)
+    namer = context.namer
+    evidence = []
+    for document, measure in found:
+        sentences = body(measure)
+        if intent.asks_figure:
+            sentences = [s for s in sentences if has_target(measure, s)] or sentences
+        evidence.append(Evidence(document, measure, sentences, 1.0))
+    documents = list(dict.fromkeys(d.doc_id for d, _ in found))
+    citations = [context.cite(e) for e in evidence]
+    if len(documents) > 1 and scope.everything:
+        return AskResponse(answer=_per_document(evidence, namer, intent.numbers), found=True, intent="measure",
+                           citations=citations)
+    answer = answers.retrieval_answer(evidence, namer, department_first=intent.asks_department)
+    return AskResponse(answer=answer, found=True, intent="measure", citations=citations)
+
+
+def _per_document(evidence: list[Evidence], namer, numbers: tuple[int, ...]) -> str:
+    """第五条 in several documents: one block per document, and how to narrow the question."""
+    asked = "、".join(f"第{n}条" for n in numbers) or "该措施"
+    documents = list(dict.fromkeys(e.document.doc_id for e in evidence))
+    lines = [f"{len(documents)}份文件都有{asked}，分别如下："]
+    for i, e in enumerate(evidence, start=1):
+        lines.append(answers.measure_block(e, namer, prefix=f"{i}. "))
+    example = namer.info(evidence[0].document).short_title
+    lines.append(f"如只需其中一份文件的{asked}，请在问题中写明文件名称、地区或文号，例如“{example}{asked}”。")
+    return "\n".join(lines)
+
+
+def _missing(asked: Asked, context: Context) -> AskResponse:
+    catalog, scope = context.catalog, asked.scope
+    asked_for = "、".join(f"第{n}条" for n in asked.intent.numbers) or "该措施"
+    infos = [i for i in catalog.infos if scope.allows(i.doc_id)]
+    parts = []
+    for info in infos:
+        numbers = [m.number for m in info.document.measures if m.number is not None and m.kind == "measure"]
+        span = f"第{min(numbers)}条到第{max(numbers)}条" if numbers else "没有编号措施"
+        extra = "，另有" + "、".join(dict.fromkeys(f"「{m.title}」" for m in info.document.measures
+                                                  if m.number is None and m.title))[:60] if any(
+            m.number is None for m in info.document.measures) else ""
+        parts.append(("" if not catalog.multi else info.name()) + f"现有措施编号从{span}{extra}")
+    answer = f"文件中没有{asked_for}。" + "；".join(parts) + "。"
+    return AskResponse(answer=answer, found=False, intent="measure", citations=[])
+
+
+def answer_part(asked: Asked, context: Context) -> AskResponse:
+    """第五部分有哪些措施 → every measure of that part (section), per document."""
+    catalog, scope, namer = context.catalog, asked.scope, context.namer
+    blocks, citations = [], []
+    for info in catalog.infos:
+        if not scope.allows(info.doc_id):
+            continue
+        for section in info.document.sections:
+            if section.number not in asked.intent.numbers:
+                continue
+            measures = [m for m in section.measures if m.kind == "measure"] or section.measures
+            heading = (namer.document(info.document) if catalog.multi else "") + \
+                f"第{section.number}部分「{section.title}」共{len(measures)}项："
+            rows = []
+            for measure in measures:
+                rows.append((namer.measure(info.document, measure, with_document=False),
+                             f"责任单位：{answers.departments_text(measure)}"))
+                citations.append(context.cite(Evidence(info.document, measure, body(measure)[:1], 1.0)))
+            blocks.append(answers.measures_list_answer(heading, rows))
+    if not blocks:
+        wanted = "、".join(f"第{n}部分" for n in asked.intent.numbers)
+        counts = "；".join(f"{i.name() if catalog.multi else '文件'}共{len(i.document.sections)}部分"
+                          for i in catalog.infos if scope.allows(i.doc_id))
+        return AskResponse(answer=f"没有{wanted}。{counts}。", found=False, intent="part", citations=[])
+    return AskResponse(answer="\n".join(blocks), found=True, intent="part", citations=citations)

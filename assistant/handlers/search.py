@@ -1,0 +1,66 @@
+"""Everything else: hybrid retrieval in the question's scope, then the best sentences per measure.
+
+When several documents answer, they are ranked by fit; of two versions of one plan the newest is
+kept and the older one mentioned; a document whose validity has ended is flagged.
+"""
+
+from __future__ import annotations
+
+from assistant import answers
+from assistant.answers import Evidence
+from assistant.handlers.base import Asked, Context, body, has_target
+from assistant.models import AskResponse
+from index.hybrid import MeasureHit
+
+
+def newest_versions(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
+    """Drop hits of a document when a newer version of the same plan is among the hits."""
+    present = {h.doc_id for h in hits}
+    return [h for h in hits if not any(n in present for n in context.catalog.info(h.doc_id).newer)]
+
+
+def answer_search(asked: Asked, context: Context) -> AskResponse:
+    if asked.scope.uncovered:
+        return context.refusal(asked.scope, text=asked.scope.uncovered)
+    question, intent = asked.text, asked.intent
+    searcher = context.searcher
+    vector = searcher.encode(question)
+    hits = context.search(question, k=max(asked.top_k, 1), scope=asked.scope, vector=vector)
+    if not hits or not context.in_scope(question, vector, hits):
+        return context.refusal(asked.scope)
+    hits = newest_versions(hits, context)
+    kept = [hits[0]] + [h for h in hits[1:] if context.relevance.keep_with(h, hits[0])]
+    evidence = [context.evidence(h) for h in kept]
+    if intent.asks_figure:
+        evidence = [figure_evidence(e, searcher, question) for e in evidence]
+    answer = answers.retrieval_answer(
+        evidence, context.namer, figure_lines=figure_lines(evidence, searcher, question) if intent.asks_figure else None,
+        department_first=intent.asks_department)
+    return AskResponse(answer=answer, found=True, intent="search", citations=[context.cite(e) for e in evidence])
+
+
+def figure_evidence(evidence: Evidence, searcher, question: str) -> Evidence:
+    """For 多少/几家 questions: the measure's sentences that carry figures, best match first."""
+    with_targets = [s for s in body(evidence.measure) if has_target(evidence.measure, s)]
+    if not with_targets:
+        return evidence
+    tokens = set(searcher.tokenizer(question))
+    ranked = sorted(with_targets, key=lambda s: -len(tokens & set(searcher.tokenizer(s.text))))
+    chosen = ranked[:1] + [s for s in evidence.sentences if s not in ranked[:1]][:1]
+    return Evidence(evidence.document, evidence.measure, sorted(chosen, key=lambda s: s.start), evidence.score)
+
+
+def figure_lines(evidence: list[Evidence], searcher, question: str) -> list[str]:
+    """The targets a 多少/几家 question asks about, per measure: those sharing most words with it."""
+    words = set(searcher.tokenizer(question))
+    lines: list[str] = []
+    for rank, e in enumerate(evidence):
+        scored = [(len(words & set(searcher.tokenizer(t.phrase))), t.phrase)
+                  for s in e.sentences for t in e.measure.targets if s.start <= t.start < s.end]
+        if not scored:
+            continue
+        best = max(overlap for overlap, _ in scored)
+        if best == 0 and rank > 0:
+            continue  # only the best measure's figures are shown when none matches the question
+        lines.extend(phrase for overlap, phrase in scored if overlap == best)
+    return list(dict.fromkeys(lines))[:4]

@@ -1,0 +1,174 @@
+"""China's administrative divisions (province > city > county/district), from jionlp's gazetteer.
+
+Used to scope a question to the documents that apply to the place it names: a State Council
+document applies everywhere, a provincial one to every city and district of its province, a
+city's to its districts. The three upper levels of ``jionlp``'s china_location dictionary
+(34 provinces, ~340 cities, ~3,000 counties and districts, with short names such as 罗湖 for
+罗湖区) are read once and cached as JSON in the data folder, since importing jionlp takes a
+few seconds. Words that are place names only by accident (城区, 新区, 开发区…) are listed in
+``assistant/data/place_stopwords.txt``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+_LEVELS = ("province", "city", "county")
+# jionlp's own placeholders for cities directly under a province or a municipality
+_PLACEHOLDERS = ("省直辖行政区划", "自治区直辖县级行政区划", "县", "市辖区")
+# jionlp also lists development zones as counties (包头稀土高新技术产业开发区); they are not divisions
+_NOT_DIVISIONS = re.compile(r"开发区|产业园|保税区|示范区|工业园|高新技术|经济技术|综合改革|管理区|管委会|试验区|实验区")
+
+
+@dataclass(frozen=True)
+class Place:
+    code: str  # the national administrative code, e.g. 440303
+    name: str  # full name: 广东省, 深圳市, 罗湖区
+    level: str  # province | city | county
+    parent: str | None  # the code of the level above
+    aliases: tuple[str, ...]  # short names: 广东, 深圳, 罗湖
+
+
+class Gazetteer:
+    """Places by code, name and alias; mentions in a text; the chain of levels above a place."""
+
+    def __init__(self, places: list[Place], stopwords: frozenset[str] = frozenset()):
+        self.places = {p.code: p for p in places}
+        self.by_name: dict[str, list[Place]] = {}
+        for place in places:
+            for name in (place.name, *place.aliases):
+                if len(name) >= 2 and name not in stopwords:
+                    self.by_name.setdefault(name, []).append(place)
+        self.stopwords = stopwords
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        names = sorted(self.by_name, key=len, reverse=True)
+        return re.compile("|".join(re.escape(n) for n in names))
+
+    def chain(self, place: Place) -> list[Place]:
+        """The place and every level above it, from the province down."""
+        out = [place]
+        while out[0].parent and out[0].parent in self.places:
+            out.insert(0, self.places[out[0].parent])
+        return out
+
+    def is_within(self, place: Place, ancestor: Place) -> bool:
+        return any(p.code == ancestor.code for p in self.chain(place))
+
+    def mentions(self, text: str) -> list[tuple[str, list[Place]]]:
+        """Place names in ``text`` (longest first, no overlap): (as written, the places it may be)."""
+        return [(m.group(0), list(self.by_name[m.group(0)])) for m in self._pattern.finditer(text)]
+
+    def find(self, text: str, known: list[Place] = ()) -> list[Place]:
+        """The places ``text`` names, one per mention, each narrowed by the others.
+
+        深圳南山区 → [深圳市, 南山区 (of 深圳)]. A county's short name without 区/县 (罗湖, 合作,
+        会同 — many are ordinary words) counts only for a ``known`` place (the documents')
+        or right after its city (深圳南山). A name shared by several places keeps the one
+        inside another mentioned place, else one of the ``known`` places, else all of them.
+        """
+        mentions = self.mentions(text)
+        known_codes = {p.code for p in known}
+        chosen: list[Place] = []
+        for i, (written, candidates) in enumerate(mentions):
+            previous = mentions[i - 1][1] if i else []
+            kept = []
+            for place in candidates:
+                if place.level == "county" and written != place.name:
+                    right_after_parent = any(p.code == place.parent for p in previous)
+                    if place.code not in known_codes and not right_after_parent:
+                        continue
+                kept.append(place)
+            if len(kept) > 1:
+                context = [p for w, cs in mentions if w != written for p in cs]
+                inside = [c for c in kept if any(self.is_within(c, o) for o in context if o.code != c.code)]
+                kept = inside or [c for c in kept if c.code in known_codes] or kept
+            chosen.extend(c for c in kept if c not in chosen)
+        return chosen
+
+    def resolve(self, text: str | None) -> Place | None:
+        """The most specific place a document's place string names: 广州市海珠区 → 海珠区 of 广州市."""
+        if not text:
+            return None
+        places = self.find(text, known=[p for ps in self.by_name.values() for p in ps if p.name in text])
+        if not places:
+            return None
+        depth = {"province": 0, "city": 1, "county": 2}
+        return max(places, key=lambda p: depth[p.level])
+
+
+_LOCK = threading.Lock()
+_GAZETTEER: Gazetteer | None = None
+
+
+def gazetteer(cache_dir: Path | None = None) -> Gazetteer:
+    """The gazetteer, read once per process (from the JSON cache when there is one)."""
+    global _GAZETTEER
+    with _LOCK:
+        if _GAZETTEER is None:
+            places = _load(cache_dir)
+            stop = frozenset(w for w in (DATA / "place_stopwords.txt").read_text(encoding="utf-8").split()
+                             if not w.startswith("#"))
+            _GAZETTEER = Gazetteer(places, stop)
+        return _GAZETTEER
+
+
+def _load(cache_dir: Path | None) -> list[Place]:
+    from importlib.metadata import version
+
+    jionlp_version = version("jionlp")
+    cache = (cache_dir / f"places-jionlp-{jionlp_version}.json") if cache_dir else None
+    if cache is not None and cache.is_file():
+        try:
+            rows = json.loads(cache.read_text(encoding="utf-8"))
+            return [Place(r[0], r[1], r[2], r[3], tuple(r[4])) for r in rows]
+        except (OSError, ValueError, IndexError, TypeError):
+            pass  # rebuilt below
+    places = _from_jionlp()
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp")
+            tmp.write_text(json.dumps([[p.code, p.name, p.level, p.parent, list(p.aliases)] for p in places],
+                                      ensure_ascii=False), encoding="utf-8")
+            tmp.replace(cache)
+        except OSError:
+            pass  # a read-only data folder: read jionlp again next time
+    return places
+
+
+def _aliases(node: dict) -> tuple[str, ...]:
+    alias = node.get("_alias") or ()
+    return tuple([alias] if isinstance(alias, str) else alias)
+
+
+def _from_jionlp() -> list[Place]:
+    with contextlib.redirect_stdout(io.StringIO()):  # jionlp prints a banner when imported
+        from jionlp.dictionary.dictionary_loader import china_location_loader
+        tree = china_location_loader(detail=False)
+    places: list[Place] = []
+    for province_name, province in tree.items():
+        p_code = str(province["_admin_code"])
+        places.append(Place(p_code, province_name, "province", None, _aliases(province)))
+        for city_name, city in province.items():
+            if city_name.startswith("_"):
+                continue
+            c_code = str(city["_admin_code"])
+            city_is_real = city_name not in _PLACEHOLDERS and city_name != province_name
+            if city_is_real:
+                places.append(Place(c_code, city_name, "city", p_code, _aliases(city)))
+            for county_name, county in city.items():
+                if county_name.startswith("_") or not isinstance(county, dict) or _NOT_DIVISIONS.search(county_name):
+                    continue
+                parent = c_code if city_is_real else p_code
+                places.append(Place(str(county["_admin_code"]), county_name, "county", parent, _aliases(county)))
+    return places

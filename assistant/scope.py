@@ -1,0 +1,162 @@
+"""Which documents a question is about, resolved once per question.
+
+A question that names a document — by 文号, by its title or short title (外贸那个文件, 罗湖区OPC若干
+措施), by a place (郑州…, 深圳南山区…), by its issuer (国务院的文件) or by a year (2018年的意见) —
+is answered from the document(s) it names and only those. Places follow the administrative
+hierarchy: the documents of the place named and of the levels above it (a State Council document
+applies everywhere). When no document covers the place, the scope says so, naming what the corpus
+does hold for the same parent place, so the answer never uses another place's policy as if it applied.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from assistant.catalog import DOC_WORDS, Catalog, DocInfo
+from assistant.places import Place
+from index.tokenization import normalize_text
+
+_BRACKETS = str.maketrans({"〔": "[", "〕": "]", "［": "[", "］": "]", "【": "[", "】": "]", "(": "[", ")": "]",
+                           "（": "[", "）": "]", "號": "号"})
+_YEAR_DOC = re.compile(r"(?P<y>(?:19|20)\d{2})\s*年(?:的|出台|印发|发布|制定|版|度)?.{0,6}?(?:文件|方案|政策|措施|意见|通知|办法|条例|计划|规定)")
+_NATIONAL_WORDS = re.compile(r"国务院|国家层面|全国性")
+_QUOTED = re.compile(r"《([^》]{2,60})》")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The documents a question may be answered from."""
+
+    doc_ids: tuple[str, ...] | None = None  # None: every document
+    named: tuple[str, ...] = ()  # how the question named them: 文号, 标题, 地点, 发文机关, 年份
+    places: tuple[Place, ...] = ()
+    uncovered: str | None = None  # no document applies at the place named: what to say instead
+
+    @property
+    def everything(self) -> bool:
+        return self.doc_ids is None
+
+    def allows(self, doc_id: str) -> bool:
+        return self.doc_ids is None or doc_id in self.doc_ids
+
+
+EVERYTHING = Scope()
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", normalize_text(text)).translate(_BRACKETS)
+
+
+def resolve(question: str, catalog: Catalog) -> Scope:
+    """The documents ``question`` names, or every document when it names none."""
+    q = _squeeze(question)
+    found: list[tuple[str, set[str]]] = []
+    numbered = {i.doc_id for i in catalog.infos if i.document.doc_number and _squeeze(i.document.doc_number) in q}
+    if numbered:
+        found.append(("文号", numbered))
+    titled = _by_title(q, catalog)
+    if titled:
+        found.append(("标题", titled))
+    places, covering, uncovered = _by_place(question, catalog)
+    if places:
+        found.append(("地点", covering))
+    issued = _by_issuer(q, catalog)
+    if issued:
+        found.append(("发文机关", issued))
+    year = _YEAR_DOC.search(q)
+    if year:
+        in_year = {i.doc_id for i in catalog.infos if i.year == int(year.group("y"))
+                   or year.group("y") in i.document.title}
+        if in_year:
+            found.append(("年份", in_year))
+    if not found:
+        return EVERYTHING
+    if places and not covering and not (numbered or titled):
+        return Scope(doc_ids=(), named=("地点",), places=tuple(places), uncovered=uncovered)
+    chosen = set.intersection(*(ids for _, ids in found))
+    named = tuple(name for name, _ in found)
+    if not chosen:  # contradicting names: the most specific one wins
+        name, chosen = next((n, ids) for n, ids in found if ids)
+        named = (name,)
+    order = [i.doc_id for i in catalog.infos if i.doc_id in chosen]
+    return Scope(doc_ids=tuple(order), named=named, places=tuple(places))
+
+
+def _by_title(q: str, catalog: Catalog) -> set[str]:
+    """Documents the question names by title: 《…》, the short title, or distinctive title words + 文件/措施…"""
+    named: set[str] = set()
+    for quoted in _QUOTED.findall(q):
+        quoted = _squeeze(quoted)
+        named |= {i.doc_id for i in catalog.infos
+                  if quoted in _squeeze(i.document.title) or _squeeze(i.document.title) in quoted
+                  or quoted in _squeeze(i.short_title)}
+    if named:
+        return named
+    named = {i.doc_id for i in catalog.infos if _squeeze(i.short_title) in q or _squeeze(i.document.title) in q}
+    if named:
+        return named
+    if not any(word in q for word in DOC_WORDS):
+        return set()
+    # distinctive words of one title (综合保税区, 个人所得税): idf-weighted, at least one rare word
+    n = len(catalog.infos)
+    df: dict[str, int] = {}
+    for info in catalog.infos:
+        for word in info.keywords:
+            df[word] = df.get(word, 0) + 1
+    scores: dict[str, float] = {}
+    for info in catalog.infos:
+        hits = [w for w in info.keywords if w in q]
+        if hits and min(df[w] for w in hits) <= max(1, n // 6):
+            scores[info.doc_id] = sum(math.log((n + 1) / df[w]) for w in hits)
+    if not scores:
+        return set()
+    best = max(scores.values())
+    return {doc_id for doc_id, score in scores.items() if score >= 0.8 * best}
+
+
+def _by_place(question: str, catalog: Catalog) -> tuple[list[Place], set[str], str | None]:
+    """(places named, documents that apply there, what to say when none does)."""
+    gazetteer = catalog.gazetteer
+    if gazetteer is None:
+        return [], set(), None
+    known = [i.place for i in catalog.infos if i.place is not None]
+    places = gazetteer.find(normalize_text(question), known=known)
+    if not places:
+        return [], set(), None
+    # the most specific places: drop a place that is an ancestor of another one named
+    specific = [p for p in places if not any(o.code != p.code and gazetteer.is_within(o, p) for o in places)]
+    covering: set[str] = set()
+    for place in specific:
+        covering |= {i.doc_id for i in catalog.covering(place)}
+    if covering:
+        return specific, covering, None
+    return specific, set(), _uncovered(specific, catalog)
+
+
+def _uncovered(places: list[Place], catalog: Catalog) -> str:
+    place = places[0]
+    gazetteer = catalog.gazetteer
+    parent = gazetteer.places.get(place.parent) if place.parent else None
+    held: list[DocInfo] = catalog.under(parent) if parent is not None else []
+    held = [i for i in held if not gazetteer.is_within(place, i.place)]
+    where = "、".join(p.name for p in places)
+    text = f"已收录的政策文件中没有适用于{where}的文件（本地、上级或国家层面的都没有），无法据此回答。"
+    if held and parent is not None:
+        names = "、".join(f"{i.name()}（适用于{i.place.name}）" for i in held[:5])
+        text += f"本库收录的{parent.name}文件有：{names}，它们不适用于{where}。"
+    return text
+
+
+def _by_issuer(q: str, catalog: Catalog) -> set[str]:
+    if _NATIONAL_WORDS.search(q):
+        national = {i.doc_id for i in catalog.infos if i.national and (i.document.issuer or "").startswith("国务院")}
+        if national:
+            return national
+    named = set()
+    for info in catalog.infos:
+        issuer = _squeeze(info.document.issuer or "")
+        if len(issuer) >= 3 and (issuer in q or issuer.replace("人民政府", "政府") in q):
+            named.add(info.doc_id)
+    return named
