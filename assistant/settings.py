@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 20.0
+    llm_concurrency: int = Field(default=2, ge=1)  # LLM calls at once; more asks get the extractive answer at once
     watch: bool = True  # POLICYQA_WATCH=0: the server does not watch the corpus folder
     watch_settle_ms: int = Field(default=1000, ge=0)  # a rebuild starts once the folder has been quiet this long
 
