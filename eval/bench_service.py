@@ -294,7 +294,9 @@ def scenario_llm(home, kind):
     try:
         body = json.dumps({"question": QUESTION}).encode()
         with ThreadPoolExecutor(80) as pool:
-            asks = [pool.submit(request, server.port, "POST", "/api/ask", body, 60) for _ in range(80)]
+            # 80 clients (4 per address: one address may hold 64 connections at once)
+            asks = [pool.submit(request, server.port, "POST", "/api/ask", body, 60, f"127.0.2.{2 + i % 20}")
+                    for i in range(80)]
             time.sleep(3)
             health = [ask_health(server.port) for _ in range(10)]
             extractive_ms = []
