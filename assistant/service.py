@@ -65,13 +65,14 @@ class PolicyAssistant:
     texts are actually embedded. ``build_in_child``: rebuilds (``reindex``, the
     corpus watch) run in a child process at lower priority so queries keep their
     latency; the child recreates the embedder from its name, so pass False for an
-    embedder that ``make_embedder(embedder.name)`` cannot recreate. The first
-    build, when there is no index yet, runs here, with the progress bar.
+    embedder that ``make_embedder(embedder.name)`` cannot recreate (default:
+    ``settings.build_in_child``, POLICYQA_BUILD_IN_CHILD). The first build, when
+    there is no index yet, runs here, with the progress bar.
     """
 
     def __init__(self, settings: Settings, embedder=None, say: Callable[[str], None] = lambda m: None,
                  progress_factory: Callable[[int, str], Callable[[int], None]] | None = None,
-                 build_in_child: bool = True, clock: Callable[[], date] | None = None):
+                 build_in_child: bool | None = None, clock: Callable[[], date] | None = None):
         from index.embedders import make_embedder
 
         self.clock = clock or date.today  # the date of asking: validity of documents (injectable for tests)
@@ -82,7 +83,8 @@ class PolicyAssistant:
         self.relevance = Relevance()
         self.sides: tuple[str, ...] = RETRIEVERS["hybrid"]
         self._reindex_lock = threading.Lock()
-        self._builder = ChildBuilder() if build_in_child else None
+        in_child = settings.build_in_child if build_in_child is None else build_in_child
+        self._builder = ChildBuilder() if in_child else None
         self._rebuild_cond = threading.Condition()
         self._rebuild_pending = False  # a change was seen and no rebuild has taken it yet
         self._rebuild_force = False  # the pending rebuild must build even if the corpus hash is unchanged

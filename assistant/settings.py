@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     llm_timeout: float = 20.0
     llm_concurrency: int = Field(default=2, ge=1)  # LLM calls at once; more asks get the extractive answer at once
     watch: bool = True  # POLICYQA_WATCH=0: the server does not watch the corpus folder
+    # rebuilds while serving run in a child process at nice +10 (0: in the server process, for comparison
+    # in eval/bench_reindex.py, or where starting a process, ~300 MiB while it builds, is not allowed)
+    build_in_child: bool = True
     watch_settle_ms: int = Field(default=1000, ge=0)  # a rebuild starts once the folder has been quiet this long
 
     @property
