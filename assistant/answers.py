@@ -18,7 +18,7 @@ from corpus.records import Document, Measure, Sentence
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MEASURE_MENTION = re.compile(r"第\s*(\d+)\s*条")
 # Counts the answering makes itself (共3项, 合计21条编号措施, 2份文件): not figures of any policy.
-COUNT_MENTION = re.compile(r"(?:共有?|以下|合计|分属)\s*(\d+)\s*(?:项|条|个|份|件|部分)|(\d+)份文件")
+COUNT_MENTION = re.compile(r"(?:共有?|以下|合计|分属)\s*(\d+)\s*(?:项|条|个|份|件|部分)|(\d+)份文件|[（(](\d+)项[）)]")
 LIST_MARKER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 
 

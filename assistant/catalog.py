@@ -26,6 +26,7 @@ _TITLE_WORDS = json.loads((DATA / "title_words.json").read_text(encoding="utf-8"
 DOC_TYPES: tuple[str, ...] = tuple(sorted(_TITLE_WORDS["doc_types"], key=len, reverse=True))
 DOC_WORDS: tuple[str, ...] = tuple(_TITLE_WORDS["doc_words"])
 GENERIC_TITLE_WORDS: tuple[str, ...] = tuple(sorted(_TITLE_WORDS["generic"], key=len, reverse=True))
+SEPARATE_JURISDICTIONS: frozenset[str] = frozenset(_TITLE_WORDS.get("separate_jurisdictions", ()))
 _YEARS = re.compile(r"[（(]\s*\d{4}\s*[-—–~～至]\s*\d{4}\s*年?\s*[）)]|[（(](?:试行|暂行|試行)[）)]|\d{4}\s*年|\d{4}")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9+]{1,9}")
 
@@ -51,6 +52,16 @@ class DocInfo:
     def year(self) -> int | None:
         issued = self.document.issued_on
         return int(issued[:4]) if issued else None
+
+    @property
+    def title_variants(self) -> tuple[str, ...]:
+        """Ways a question may write the document's name: its title, short title, and the short title
+        with the place's short name (泰安OPC实施意见 for 泰安市OPC实施意见)."""
+        variants = [self.document.title, self.short_title]
+        if self.place is not None and self.short_title.startswith(self.place.name):
+            rest = self.short_title[len(self.place.name):]
+            variants += [alias + rest for alias in self.place.aliases if len(alias) >= 2]
+        return tuple(dict.fromkeys(v for v in variants if v))
 
     def expired(self, today: date) -> bool:
         expires = self.document.expires_on
@@ -140,9 +151,11 @@ class Catalog:
     def covering(self, place: Place) -> list[DocInfo]:
         """Documents that apply at ``place``: its own, those of the levels above it, national ones."""
         out = []
+        separate = self.gazetteer is not None and any(p.name in SEPARATE_JURISDICTIONS for p in self.gazetteer.chain(place))
         for info in self.infos:
             if info.national:
-                out.append(info)
+                if not separate:
+                    out.append(info)
             elif info.place is not None and self.gazetteer is not None and self.gazetteer.is_within(place, info.place):
                 out.append(info)
         return out
@@ -164,20 +177,24 @@ class Catalog:
         meta_short = getattr(document, "short_title", None)
         chain = self.gazetteer.chain(place) if (place is not None and self.gazetteer is not None) else []
         short = meta_short or short_title(document, chain, self.words)
-        keywords = frozenset(self._keywords(document.title) | self._keywords(short))
+        keywords = frozenset(self._keywords(document.title, document.issuer or "") | self._keywords(short, document.issuer or ""))
         plan = re.sub(r"\s+", "", (document.issuer or "") + "|" + _YEARS.sub("", zhconv.convert(document.title,
                                                                                                    "zh-hans")))
         return DocInfo(document, short, place, national, keywords, plan)
 
-    def _keywords(self, title: str) -> set[str]:
+    def _keywords(self, title: str, issuer: str = "") -> set[str]:
         text = normalize_text(title)
+        issuer = normalize_text(issuer)
         words = set()
         for word in self.words(text):
             word = word.strip()
-            if len(word) < 2 or word in GENERIC_TITLE_WORDS or word in DOC_TYPES or re.fullmatch(r"\d+", word):
-                continue
+            if len(word) < 2 or word in GENERIC_TITLE_WORDS or re.fullmatch(r"\d+", word) or any(
+                    word in kind for kind in DOC_TYPES):
+                continue  # 行动 of 行动方案, 实施 of 实施意见 name a kind of document, not this one
             if self.gazetteer is not None and self.gazetteer.by_name.get(word):
                 continue  # places are matched by the place scope
+            if issuer and word in issuer:
+                continue  # the issuer is matched by the issuer scope
             words.add(word)
         return words
 

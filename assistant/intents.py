@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from assistant.catalog import DOC_TYPES
 from corpus.departments import find_departments as _find_departments
 from corpus.numerals import to_int
 
-IntentKind = Literal["measure", "part", "department", "list", "docfact", "documents", "followup", "search"]
+IntentKind = Literal["measure", "part", "department", "list", "topics", "docfact", "documents", "followup", "search"]
 Fact = Literal["doc_number", "issued_on", "issuer", "count", "title", "recipients", "publicity", "approval",
                "validity"]
 
@@ -28,33 +29,49 @@ SAFEGUARDS = re.compile(r"保障措施")
 
 DOC_FACTS: dict[str, re.Pattern[str]] = {
     "doc_number": re.compile(r"文号|发文字号|文件号|字号|编号"),
-    "validity": re.compile(r"有效期|施行日期|生效|什么时候(?:开始)?(?:施行|实施|执行|生效)|何时(?:施行|实施|生效)|还有效|是否有效|过期|失效|到期"),
-    "issued_on": re.compile(r"印发日期|发布日期|发文日期|成文日期|印发时间|发布时间|出台时间|什么时候(?:印发|发布|出台|下发|发的)"
-                            r"|哪天(?:印发|发布|出台)|何时(?:印发|发布|出台)|(?:哪天|哪一天|什么时间|何时)(?:印发|发布|出台)的?|日期"),
+    "validity": re.compile(r"有效期|施行日期|生效|(?:什么时候|何时|哪天|几号)(?:开始|起)?(?:施行|实施|执行|生效)"
+                           r"|试行(?:多长|多久|期)|实施期限|期限多长|还有效|是否有效|过期|失效|到期"),
+    "issued_on": re.compile(r"印发日期|发布日期|发文日期|成文日期|印发时间|发布时间|出台时间"
+                            r"|(?:什么时候|哪天|哪一天|什么时间|何时|几号)(?:印发|发布|出台|下发|发的|修订|修正|通过|公布)"
+                            r"|(?:印发|发布|出台|修订|修正|通过)(?:于|是在)?(?:哪天|哪一天|何时|什么时候)|日期"),
     "issuer": re.compile(r"发文机关|发文单位|发布单位|印发单位|哪个(?:单位|部门|机关)(?:印发|发布|发的)|谁(?:印发|发布|发的)"),
-    "count": re.compile(r"(?:多少|几)(?:条|项|个)(?:措施|任务)?|(?:措施|任务)(?:一共|总共|共)?有?(?:多少|几)"),
-    "title": re.compile(r"文件(?:名称|标题|全称)|叫什么(?:文件|名字)|(?:标题|名称|全称)是什么"),
+    "count": re.compile(r"(?:多少|几)(?:条|條|项|個|个)(?:措施|任务)?|(?:措施|任务|条款|條文)(?:一共|总共|共)?有?(?:多少|几)"),
+    "title": re.compile(r"文件(?:名称|标题|全称)|叫什么(?:文件|名字)?|(?:标题|名称|全称)是什么|是(?:什么|哪个|哪份)(?:文件|政策|规定)"),
     "recipients": re.compile(r"发给|主送|下发给|发至|印发给"),
     "publicity": re.compile(r"公开发布|是否公开|公开的吗|能公开|可以公开"),
     "approval": re.compile(r"(?:谁|哪里|哪个)(?:同意|批准)|经过.{0,6}(?:同意|批准)"),
 }
-DOC_WORDS = re.compile(r"文件|方案|政策|文|通知|这份|本|办法|意见|措施|条例")
-DOCUMENT_LIST = re.compile(r"(?:有|收录|包括|包含)(?:了)?(?:哪些|什么|几个|多少)(?:政策)?(?:文件|政策文件|文)|(?:文件|政策)(?:有|都有)(?:哪些|什么)"
-                           r"|最新的?(?:文件|政策)|哪些文件|文件(?:列表|清单|目录)")
+DOC_WORDS = re.compile(r"文件|方案|政策|文|通知|这份|本|办法|意见|措施|条例|规定|细则|计划")
+DOCUMENT_LIST = re.compile(r"(?:有|收录|包括|包含|发了|发布了|出台了|有没有)(?:了)?(?:哪些|什么|几个|多少|几份).{0,12}?"
+                           r"(?:文件|政策文件|法规|规章|条例|办法|政策)|(?:文件|政策|法规)(?:有|都有)(?:哪些|什么)"
+                           r"|最新的?(?:文件|政策|法规)|哪些(?:文件|法规)|文件(?:列表|清单|目录)")
+DOCUMENTS_ABOUT = re.compile(r"(?:关于|有关|涉及|针对|支持)(?P<topic>[^，。？?]{1,15}?)(?:方面)?的(?:政策)?(?:文件|法规|政策)")
+# Words of a document-list question that name no topic (the documents' issuers and places are scopes).
+DOCUMENT_LIST_WORDS = frozenset("有 哪些 什么 收录 包括 包含 了 的 文件 政策 政策文件 法规 规章 条例 办法 最新 最近 几个 多少 几份 份 "
+                                "发 发布 出台 印发 都 是 吗 呢 和 及 与 地区 方面 一下 请问 现在 目前 本库 库里 "
+                                "没有 有没有 关于 国家 层面 地方 发了 发过 印发了 出台了 发布了 颁布 颁布了 你 你们 您 这里 那里 "
+                                "这儿 我 我们 系统 平台 库 里 中 目前为止 全部 所有".split())
 DEPARTMENT_LIST = re.compile(r"负责|参与|承担|牵头|管|涉及|职责|有哪些|哪些|什么|多少|几条|几项|相关")
 LIST_WORDS = re.compile(
-    r"哪些(?:措施|条|政策|条款)|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|哪几条|哪几项|所有|全部|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
+    r"哪些(?:措施|条|政策|条款|任务|举措)|哪几条|哪几项|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|所有|全部|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
 )
 # Words around the subject of a list question (所有跟新能源有关的措施有哪些 → 新能源).
 LIST_WORDS_AROUND = frozenset("""
 请 帮 帮我 帮忙 列出 列举 给出 一下 所有 全部 都 有 哪些 哪几条 哪几项 几条 几项 措施 政策 条款 内容 条目 条 项
 涉及到 涉及 关于 提到 提及 出现 被 跟 与 同 相关 有关 关系 的 了 是 吗 呢 里 里面 中 在 方案 文件 哪
 行动方案 行业 领域 方面 企业 能 可以 找到 支持 直接 一共 总共 分别 各 这个 那些 些 一些 哪里 之中 当中
+任务 举措 中的 当中的
 """.split())
 LIST_SEPARATORS = frozenset("、 / 和 与 及 以及 或 或者 ， ,".split())
 FOLLOWUP = re.compile(r"^(?:那|那么|还有|另外|再|其他|其它|别的|具体|这|该|它|上述|刚才|上面|前面)|这条|该条|这项|这个|这些|上述|刚才|它的|还有")
 ASK_DEPARTMENT = re.compile(r"哪个部门|哪些部门|什么部门|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|主管部门|归谁|归哪|由谁")
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
+FIGURE_ASKED = re.compile(r"(?P<figure>\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|家|个|项|人次|人|场|台（套）|台|万千瓦|千瓦))"
+                          r"\s*(?:这个数|这一数字)?(?:指的是|指|是指|说的是|讲的是|对应)(?:什么|哪个|哪项|啥)")
+EACH = re.compile(r"分别|各自|各是")
+SEVERAL = re.compile(r"和|与|及|、|以及|还有")
+POINTS_BACK = re.compile(r"这条|该条|这项|该项|这个措施|该措施|上述|刚才|这些措施|它")
+QUOTED_TOPIC = re.compile(r"[“\"「『]([^”\"」』]{2,30})[”\"」』]")
 ASK_MORE = re.compile(r"还有(?:别的|其他|其它|什么|吗|呢)|别的|其他|其它|另外")
 
 
@@ -131,13 +148,20 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     words = words or list
     q = question.strip()
     topic_q = q
-    for name in strip:
-        topic_q = topic_q.replace(name, " ")
+    for name in sorted(strip, key=len, reverse=True):
+        topic_q = re.sub(re.escape(name), " ", topic_q, flags=re.IGNORECASE)
+    for kind in DOC_TYPES:  # 行动方案, 实施意见: what kind of document, not what it is about
+        topic_q = topic_q.replace(kind, " ")
     flags = dict(asks_department=bool(ASK_DEPARTMENT.search(q)), asks_figure=bool(ASK_FIGURE.search(q)),
                  asks_more=bool(ASK_MORE.search(q)))
 
+    latest = bool(re.search(r"最新|最近", q))
     if DOCUMENT_LIST.search(q) and not MEASURE_REF.search(q):
-        return Intent("documents", latest=bool(re.search(r"最新|最近", q)), **flags)
+        if not [w for w in topic_words(topic_q, words) if w not in DOCUMENT_LIST_WORDS]:
+            return Intent("documents", latest=latest, **flags)
+        about = DOCUMENTS_ABOUT.search(topic_q)
+        if about:  # 关于人工智能OPC的文件有哪些: the documents on a topic
+            return Intent("documents", topic=about.group("topic").strip(), latest=latest, **flags)
 
     numbers = measure_numbers(q)
     if numbers or (SAFEGUARDS.search(q) and not LIST_WORDS.search(q)):
@@ -149,7 +173,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
 
     for fact, pattern in DOC_FACTS.items():
         if pattern.search(q) and (fact != "count" or re.search(r"措施|任务|条", q)) and (
-            fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count", "validity")
+            fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count")
             or DOC_WORDS.search(q) or (fact == "issued_on" and re.search(r"印发|发布|发文|成文|出台", q))
         ):
             if fact == "count" and LIST_WORDS.search(q) and list_topic(topic_q, words):
@@ -157,14 +181,37 @@ def route(question: str, known_departments: list[str], has_history: bool = False
             return Intent("docfact", fact=fact, **flags)
 
     departments = tuple(find_departments(q) if find_departments else _find_departments(q, known_departments))
-    if departments and not flags["asks_department"] and DEPARTMENT_LIST.search(q):
+    if departments and not flags["asks_department"] and (DEPARTMENT_LIST.search(q) or bare_keyword(q)):
         return Intent("department", departments=departments, **flags)
 
     if LIST_WORDS.search(q):
-        topic = list_topic(topic_q, words)
+        quoted = QUOTED_TOPIC.findall(q)
+        topic = "、".join(quoted) if quoted else list_topic(topic_q, words)
         if topic:
             return Intent("list", topic=topic, **flags)
 
+    if FIGURE_ASKED.search(q):  # 95%指的是什么？ → the measures that state that figure
+        return Intent("list", topic=FIGURE_ASKED.search(q).group("figure"), **flags)
+
+    subjects = ["".join(w for w in words(t) if w not in GENERIC_ASKING) for t in list_topic(topic_q, words).split("、")]
+    subjects = [t for t in subjects if t]
+    if len(subjects) >= 2 and (EACH.search(q) or flags["asks_department"] or flags["asks_figure"]) and \
+            SEVERAL.search(q):  # 低空经济和跨境电商分别由哪些部门负责？ → each subject on its own
+        return Intent("topics", topic="、".join(subjects), **flags)
+
     if has_history and (FOLLOWUP.search(q) or not topic_words(topic_q, words)):
         return Intent("followup", **flags)
+    if POINTS_BACK.search(q) and not topic_words(topic_q, words):
+        return Intent("followup", **flags)  # 这条由哪个部门负责？ with nothing before it: ask which one
+    bare = bare_keyword(q)
+    if bare:  # 房车, LNG, 碳纤: every measure that mentions it, as the lookup lists them
+        return Intent("list", topic=bare, **flags)
     return Intent("search", departments=departments, **flags)
+
+
+def bare_keyword(question: str) -> str | None:
+    """A question that is only a keyword or a code (房车, 碳纤, LNG, T1000), without asking words."""
+    stripped = re.sub(r"[\s？?！!。.,，、：:；;“”\"'（）()《》]+", "", question)
+    if not stripped or len(stripped) > 8 or re.search(r"[吗呢吧啥么哪谁怎几多]|什么|如何|是否|有没有|可以|能否", stripped):
+        return None
+    return stripped

@@ -1,89 +1,155 @@
 """Is the best hit good enough to answer from, or should the assistant say it does not know?
 
-Five signals of the best measure, combined by a logistic model:
+Six signals of the best measure in the question's scope, combined by a logistic model:
 
 - ``dense``: cosine of its best chunk to the question (meaning);
-- ``lexical_raw``: best BM25 score of the question's own words (no expansion);
+- ``lexical_raw``: best BM25 score of the question's own words (no expansion), log1p;
 - ``coverage``: share of the question's content words found in that measure's text;
-- ``lexical``: its BM25 score with the query expansion;
-- ``scope_gap``: how much closer the question is to a topic the corpus does not
-  cover (citizen services: 户籍, 社保, 医保, 个税, 婚姻, 驾照, 住房, 入学, 天气 …)
-  than to its best chunk.
+- ``lexical``: its BM25 score with the query expansion, log1p;
+- ``scope_gap``: how much closer the question is to a kind of citizen service that the loaded
+  documents do *not* cover (户籍, 社保, 天气 …; ``assistant/data/out_of_scope_topics.txt``) than
+  to its best chunk. A topic the corpus covers is dropped from the list for that corpus (with
+  国发〔2018〕41号 loaded, 个人所得税 is covered, so 个税 questions are not pushed towards refusal);
+- ``corpus_coverage``: share of the question's content words that occur anywhere in the documents
+  of its scope (上海有什么OPC补贴 with only national documents in scope: OPC occurs in none).
 
-The weights were fitted by ``python -m eval.calibrate`` (logistic regression
-on the bundled question set) and are plain numbers here, so the decision is
-cheap and reproducible. Refit them when the tokenizer, the embedder or the
-corpus changes.
+The weights are data, one file per embedder (``assistant/data/refusal/<embedder>.json``), fitted
+by ``python -m eval.calibrate`` on the *tune* part of the question sets; an embedder without its
+own file falls back to the lexical-only model (``lexical.json``), and says so.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from index.expansion import QUERY_FILLER
 from index.hybrid import FusionParams, HybridSearcher, MeasureHit
+from index.tokenization import normalize_text
 
-# Broad categories of government services that an industrial-policy corpus does
-# not answer. Written as categories (a hotline's citizen-affairs topics), not as
-# questions. Extend it when the corpus changes scope.
-OUT_OF_SCOPE_TOPICS = (
-    "个人所得税与个人纳税", "社会保险缴费与社保卡", "医疗保险与看病就医报销", "户籍迁移与居民身份证", "婚姻登记",
-    "驾驶证与机动车登记", "买房、购房补贴、房产证与住房公积金", "子女入学与学校教育", "天气预报",
-    "火车票、机票、船票与公共交通", "旅游景点与门票", "护照、签证与出入境", "失业登记与个人求职", "退休与养老金",
-    "农村土地承包与宅基地", "殡葬与民政事务", "劳动争议仲裁", "物业、水电燃气与供暖", "消费者权益投诉",
-    "医院挂号与疾病防控", "报警与治安", "退役军人事务", "低保与社会救助", "残疾人服务",
-)
+DATA = Path(__file__).parent / "data"
+MODELS = DATA / "refusal"
+FEATURES = ("dense", "lexical_raw", "coverage", "lexical", "scope_gap", "corpus_coverage")
+LEXICAL_FEATURES = ("lexical_raw", "coverage", "lexical", "corpus_coverage")
 
-FEATURES = ("dense", "lexical_raw", "coverage", "lexical", "scope_gap")
+
+def out_of_scope_topics() -> tuple[str, ...]:
+    lines = (DATA / "out_of_scope_topics.txt").read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def model_file(embedder_name: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", embedder_name).strip("_") or "default"
+    return MODELS / f"{slug}.json"
 
 
 @dataclass(frozen=True)
 class RefusalModel:
-    """P(out of scope) = sigmoid(w · (x - mean) / scale + bias); refuse above ``threshold``."""
+    """P(out of scope) = sigmoid(w · (x - mean) / scale + bias) over ``features``; refuse above ``threshold``.
 
-    weights: tuple[float, ...] = (-0.5058, -0.3999, -0.162, -0.4, 0.5995)
-    bias: float = -2.7849
-    mean: tuple[float, ...] = (0.8979, 2.4378, 0.5182, 3.0525, -0.0365)
-    scale: tuple[float, ...] = (0.02488, 0.97111, 0.38638, 1.01628, 0.04043)
-    threshold: float = 0.45  # python -m eval.calibrate: 21/27 out-of-scope refused, 0/165 in-scope
+    ``covered_at``: a topic of out_of_scope_topics.txt whose best chunk has at least this cosine is
+    covered by the corpus and dropped from ``scope_gap``.
+    """
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    covered_at: float = 0.9
+    name: str = ""
+    source: str = ""  # the file it was read from
+
+    @classmethod
+    def load(cls, path: Path) -> "RefusalModel":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(tuple(data["features"]), tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]),
+                   tuple(data["scale"]), float(data["threshold"]), float(data.get("covered_at", 0.9)),
+                   str(data.get("embedder", path.stem)), str(path))
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias
-        for name, w, m, s in zip(FEATURES, self.weights, self.mean, self.scale):
-            z += w * (features[name] - m) / s
-        return 1.0 / (1.0 + math.exp(-z))
+        for name, w, m, s in zip(self.features, self.weights, self.mean, self.scale):
+            z += w * (features[name] - m) / (s or 1.0)
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def model_for(embedder_name: str) -> tuple[RefusalModel, str | None]:
+    """The embedder's own model, or the lexical-only one with a note saying so."""
+    own = model_file(embedder_name)
+    if own.is_file():
+        return RefusalModel.load(own), None
+    fallback = MODELS / "lexical.json"
+    return RefusalModel.load(fallback), (f"no refusal model fitted for embedder {embedder_name!r} "
+                                         f"({own.name} missing); using the lexical-only model, which ignores "
+                                         "meaning: fit one with `python -m eval.calibrate`")
 
 
 class Relevance:
     def __init__(self, model: RefusalModel | None = None, keep_ratio: float = 0.85):
-        self.model = model or RefusalModel()
+        self.model = model
         self.keep_ratio = keep_ratio
-        self._anchors: dict[str, np.ndarray] = {}
+        self.note: str | None = None  # why a fallback model is used, if one is
+        self._anchors: dict[tuple[str, int], np.ndarray] = {}
         self._lock = threading.Lock()
 
-    def anchors(self, embedder) -> np.ndarray:
+    def model_for(self, embedder) -> RefusalModel:
+        if self.model is None or (self.model.name != embedder.name and self.model.name != "lexical"):
+            with self._lock:
+                self.model, self.note = model_for(embedder.name)
+        return self.model
+
+    def anchors(self, searcher: HybridSearcher) -> np.ndarray:
+        """Vectors of the out-of-scope topics this corpus does not cover, (n, dim) float32 (n may be 0)."""
+        key = (searcher.embedder.name, id(searcher))
         with self._lock:
-            if embedder.name not in self._anchors:
-                self._anchors[embedder.name] = embedder.encode_queries(list(OUT_OF_SCOPE_TOPICS))
-            return self._anchors[embedder.name]
+            if key not in self._anchors:
+                vectors = searcher.embedder.encode_queries(list(out_of_scope_topics()))
+                covered_at = self.model.covered_at if self.model is not None else 0.9
+                best = np.array([float(searcher.dense_scores(v).max()) for v in vectors]) if len(vectors) else []
+                keep = [i for i, b in enumerate(best) if b < covered_at]
+                self._anchors = {k: v for k, v in self._anchors.items() if k[0] != key[0]}
+                self._anchors[key] = vectors[keep] if keep else np.zeros((0, vectors.shape[1]), np.float32)
+            return self._anchors[key]
 
     def features(self, searcher: HybridSearcher, question: str, vector: np.ndarray, best: MeasureHit,
-                 measure_text: str) -> dict[str, float]:
+                 measure_text: str, scope_text: str | None = None) -> dict[str, float]:
+        """The six signals; ``scope_text`` is the normalized text of the documents in scope (None: all)."""
         raw = searcher.lexical_scores(question, FusionParams(expand_lexical=False, drop_filler=True))
         words = [t for t in searcher.tokenizer(question) if len(t) >= 2 and t not in QUERY_FILLER]
         coverage = sum(w in measure_text for w in words) / len(words) if words else 0.0
-        scope = float((self.anchors(searcher.embedder) @ vector).max())
+        anchors = self.anchors(searcher)
         dense = best.dense if best.dense > -1 else float(searcher.dense_scores(vector).max())
+        scope = float((anchors @ vector).max()) if len(anchors) else dense - 0.1
+        if scope_text is None:
+            corpus_coverage = 1.0
+        else:
+            corpus_coverage = sum(w in scope_text for w in words) / len(words) if words else 0.0
         return {"dense": dense, "lexical_raw": math.log1p(float(raw.max()) if len(raw) else 0.0),
-                "coverage": coverage, "lexical": math.log1p(max(best.lexical, 0.0)), "scope_gap": scope - dense}
+                "coverage": coverage, "lexical": math.log1p(max(best.lexical, 0.0)), "scope_gap": scope - dense,
+                "corpus_coverage": corpus_coverage}
 
-    def refuse(self, features: dict[str, float]) -> bool:
-        return self.model.probability(features) > self.model.threshold
+    def refuse(self, features: dict[str, float], embedder=None) -> bool:
+        model = self.model_for(embedder) if embedder is not None else self.model
+        return model.probability(features) > model.threshold
 
     def keep_with(self, hit: MeasureHit, best: MeasureHit) -> bool:
         """Other measures are shown beside the best one when their fused score is close to it."""
         return hit.score >= self.keep_ratio * best.score
+
+
+def scope_text(catalog, doc_ids) -> str:
+    """The normalized text of some documents (all when ``doc_ids`` is None), cached on the catalog."""
+    cache = catalog.__dict__.setdefault("_scope_text", {})
+    key = None if doc_ids is None else tuple(sorted(doc_ids))
+    if key not in cache:
+        documents = catalog.documents if doc_ids is None else [catalog.document(d) for d in key]
+        cache[key] = normalize_text("\n".join(d.text for d in documents if d is not None))
+    return cache[key]

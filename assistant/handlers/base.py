@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Protocol
@@ -13,10 +14,12 @@ from assistant.catalog import Catalog
 from assistant.conversation import Conversation
 from assistant.intents import Intent
 from assistant.models import AskResponse, Citation
-from assistant.relevance import Relevance
+from assistant.relevance import Relevance, scope_text
 from assistant.scope import Scope
 from corpus.records import Document, Measure, Sentence
 from index.hybrid import HybridSearcher, MeasureHit, SearchFilters
+from index.expansion import QUERY_FILLER
+from index.tokenization import normalize_text
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,24 @@ class Context:
         return self.searcher.search(query, k=k, filters=self.filters(scope, measures, exclude), sides=self.sides,
                                     vector=vector)
 
-    def in_scope(self, query: str, vector: np.ndarray, hits: list[MeasureHit]) -> bool:
-        """Does the corpus answer ``query``? Judged on the best hybrid hit (see relevance.py)."""
-        best = hits if hits and self.sides == ("lexical", "dense") else self.searcher.search(query, k=1, vector=vector)
+    def refusal_features(self, query: str, vector: np.ndarray, hits: list[MeasureHit],
+                         scope: Scope | None = None) -> dict[str, float] | None:
+        """The refusal model's signals for ``query`` in ``scope`` (see relevance.py); None without any hit."""
+        scope = scope or Scope()
+        best = hits if hits and self.sides == ("lexical", "dense") else self.search(query, k=1, scope=scope,
+                                                                                        vector=vector)
         if not best:
-            return False
+            return None
+        self.relevance.model_for(self.searcher.embedder)
         measure = self.catalog.measure(best[0].doc_id, best[0].measure_key)
-        features = self.relevance.features(self.searcher, query, vector, best[0], measure.title + measure.text)
-        return not self.relevance.refuse(features)
+        text = scope_text(self.catalog, None if scope.everything else scope.doc_ids)
+        return self.relevance.features(self.searcher, strip_names(query, scope), vector, best[0],
+                                       normalize_text(measure.title + measure.text), text)
+
+    def in_scope(self, query: str, vector: np.ndarray, hits: list[MeasureHit], scope: Scope | None = None) -> bool:
+        """Does the corpus (the question's scope of it) answer ``query``? Judged on the best hit."""
+        features = self.refusal_features(query, vector, hits, scope)
+        return features is not None and not self.relevance.refuse(features, self.searcher.embedder)
 
     def evidence(self, hit: MeasureHit) -> Evidence:
         document = self.catalog.document(hit.doc_id)
@@ -77,6 +90,43 @@ class Context:
                      if s.chunk.sentence_index is not None and s.chunk.sentence_index < len(measure.sentences)]
         sentences.sort(key=lambda s: s.start)
         return Evidence(document, measure, sentences or body(measure)[:1], hit.score)
+
+    def foreign_terms(self, question: str, scope: Scope) -> tuple[list[str], list]:
+        """Words of ``question`` found in the corpus but in none of the documents of its place scope.
+
+        上海有什么OPC补贴？ with only national documents applying to 上海: OPC occurs only in the
+        documents of 武汉, 泰安 …, whose policy does not apply there. Returns (those words, the
+        documents that hold them); empty unless the scope was narrowed by a place.
+        """
+        if scope.everything or "地点" not in scope.named:
+            return [], []
+        tokenizer = self.searcher.tokenizer
+        words = {w for w in tokenizer.words(strip_names(question, scope))
+                 if len(w) >= 2 and w not in QUERY_FILLER and w not in tokenizer.stopwords and re.search(r"\w", w)}
+        inside = scope_text(self.catalog, scope.doc_ids)
+        # only the names of other places' policies count (OPC of 武汉's, 泰安's … titles), not any word
+        programs = {k for i in self.catalog.infos if not scope.allows(i.doc_id) for k in i.keywords}
+        foreign = [w for w in words if w not in inside and w in programs]
+        flat = question.lower()
+        foreign = [question[flat.index(w):flat.index(w) + len(w)] if w in flat else w for w in foreign]
+        holders = [i for i in self.catalog.infos if not scope.allows(i.doc_id)
+                   and any(normalize_text(w) in scope_text(self.catalog, (i.doc_id,)) for w in foreign)]
+        return sorted(foreign), holders
+
+    def content_words(self, question: str, scope: Scope) -> list[str]:
+        """The words of ``question`` that say what it is about (not asking words, not the scope's names)."""
+        from assistant.intents import GENERIC_ASKING
+
+        tokenizer = self.searcher.tokenizer
+        return [w for w in tokenizer.words(strip_names(question, scope))
+                if len(w) >= 2 and w not in QUERY_FILLER and w not in tokenizer.stopwords and w not in GENERIC_ASKING
+                and re.search(r"\w", w)]
+
+    def nothing_in_scope(self, question: str, scope: Scope) -> bool:
+        """None of the question's content words occurs in its documents (威海市GDP是多少？): nothing to answer from."""
+        words = self.content_words(question, scope)
+        text = scope_text(self.catalog, None if scope.everything else scope.doc_ids)
+        return bool(words) and not any(w in text for w in words)
 
     # -- what the corpus covers ----------------------------------------------------------------
     def coverage(self, scope: Scope | None = None) -> str:
@@ -104,6 +154,13 @@ class Handler(Protocol):
 
 
 # -- small helpers shared by the handlers ------------------------------------------------------
+
+def strip_names(question: str, scope: Scope) -> str:
+    """The question without the words that named its documents (they are not what it asks about)."""
+    for name in scope.names:
+        question = question.replace(name, " ")
+    return question
+
 
 def body(measure: Measure) -> list[Sentence]:
     return [s for s in measure.sentences if s.kind == "sentence"] or \

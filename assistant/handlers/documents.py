@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.answers import Evidence
 from assistant.catalog import DocInfo
 from assistant.handlers.base import Asked, Context
 from assistant.models import AskResponse, Citation
@@ -55,16 +56,19 @@ def _fact(info: DocInfo, fact: str, context: Context) -> tuple[str, str | None]:
         if document.expires_on:
             state = "已到期" if info.expired(context.today) else "仍在有效期内"
             parts.append(f"有效期至{_date(document.expires_on)}（{state}）")
-        clause = next((m for m in document.measures if m.kind == "supplementary"), None)
-        quote = clause.text if clause else next(
-            (s.text for m in document.measures for s in m.sentences if re.search(r"施行|有效期", s.text)), None)
-        return ("；".join(parts) or "文件未写明施行日期和有效期"), quote
+        quote = validity_clause(document)
+        line = "；".join(parts) or "文件未写明施行日期和有效期"
+        return (line + (f"。原文：“{quote.text}”" if quote is not None else "")), quote.text if quote else None
     if fact == "count":
         numbered = [m for m in document.measures if m.number is not None and m.kind == "measure"]
         others = [m for m in document.measures if m.number is None and m.title]
-        line = f"《{info.short_title}》共有{len(numbered)}条编号措施"
+        line = f"共有{len(numbered)}条编号措施"
         if others and len(others) <= 4:
             line += "，另有" + "、".join(f"「{m.title}」" for m in others) + "内容"
+        stated = _preamble_quote(document, lambda t: re.search(r"全文\s*\d+\s*[条條]", t) is not None)
+        if stated is not None:  # the document states its own count (…發布全文 19 條)
+            line += f"（文件记载：“{stated.text}”）"
+            return line, stated.text
         return line, (numbered[-1].sentences[0].text if numbered and numbered[-1].sentences else None)
     if fact == "recipients":
         quote = _preamble_quote(document, lambda t: t.rstrip().endswith(("：", ":")))
@@ -78,6 +82,27 @@ def _fact(info: DocInfo, fact: str, context: Context) -> tuple[str, str | None]:
     title = f"文件标题：《{document.title}》" + (f"，文号{document.doc_number}" if document.doc_number else "")
     quote = _preamble_quote(document, lambda t: document.title[:8] in _squeeze(t))
     return title, quote.text if quote else document.title
+
+
+def _record_of(document: Document, quote: str | None):
+    if not quote:
+        return None
+    return next((m for m in document.measures for s in m.sentences if s.text == quote), None)
+
+
+def validity_clause(document: Document) -> Sentence | None:
+    """The sentence that says when the document takes effect or ends (本措施自…起施行，试行一年)."""
+    patterns = (re.compile(r"自.{0,20}起?(?:施行|实施|執行)"), re.compile(r"有效期至|試行|试行"), re.compile(r"有效期"))
+    ordered = [*[m for m in document.measures if m.kind == "supplementary"], *reversed(document.measures)]
+    for pattern in patterns:  # the clause that sets the date first, then one that sets the term
+        for measure in ordered:
+            for sentence in measure.sentences:
+                if pattern.search(sentence.text):
+                    return sentence
+        found = _preamble_quote(document, lambda t, p=pattern: p.search(t) is not None)
+        if found is not None:
+            return found
+    return None
 
 
 def _citation(info: DocInfo, quote: str | None) -> Citation:
@@ -97,6 +122,9 @@ def answer_docfact(asked: Asked, context: Context) -> AskResponse:
     for info in infos:
         line, quote = _fact(info, fact, context)
         lines.append((f"{info.name()}：" if len(infos) > 1 else "") + line + "。")
+        record = _record_of(info.document, quote) if fact in ("validity", "count") else None
+        if record is not None and fact == "validity":  # the clause it rests on, e.g. 第十九条 …试行一年
+            citations.append(context.cite(Evidence(info.document, record, [], 1.0), quote=quote))
         citations.append(_citation(info, quote))
     if fact == "count" and len(infos) > 1:
         total = sum(len([m for m in i.document.measures if m.number is not None and m.kind == "measure"])
@@ -111,6 +139,18 @@ def answer_documents(asked: Asked, context: Context) -> AskResponse:
     """有哪些文件 / 最新的文件: the documents in scope with their 文号, dates and validity."""
     catalog, scope = context.catalog, asked.scope
     infos = [i for i in catalog.infos if scope.allows(i.doc_id)]
+    if scope.places and catalog.gazetteer is not None:  # 台湾地区的法规: the place's own documents, not those above
+        own = [i for i in infos if i.place is not None and any(catalog.gazetteer.is_within(i.place, p)
+                                                               for p in scope.places)]
+        infos = own or infos
+    if asked.intent.topic:  # the documents on a topic: by their titles, else by what their records say
+        from assistant.handlers.lists import matching_measures
+        from index.tokenization import normalize_text
+
+        topic = normalize_text(asked.intent.topic)
+        titled = [i for i in infos if topic in normalize_text(i.document.title + i.short_title)]
+        about = {d.doc_id for d, _ in matching_measures(asked.intent.topic, scope, context)}
+        infos = titled or [i for i in infos if i.doc_id in about]
     if not infos:
         return context.refusal(scope, text=scope.uncovered)
     infos.sort(key=lambda i: i.document.issued_on or "", reverse=True)

@@ -19,8 +19,7 @@ from assistant.models import AskResponse
 from corpus.records import Document, Measure
 
 PLURAL = re.compile(r"这些|它们|上述|以上|这几|那些|分别")
-CLARIFY = ("请问您指的是哪一项措施？请说明措施的名称、编号或所在文件，例如“智能工厂的支持措施由哪个部门负责？”"
-           "或“第9条由哪个部门负责？”。")
+CLARIFY = ("请问您指的是哪一项措施？请说明措施的名称、编号或所在文件，例如“智能工厂的支持措施由哪个部门负责？”。")
 
 
 def _context_measures(asked: Asked, context: Context) -> list[tuple[Document, Measure]]:

@@ -11,7 +11,14 @@ from corpus.records import Document, Measure
 from index.tokenization import normalize_text
 
 
+QUOTE_UP_TO = 4  # a list this short quotes each measure's sentence
+
+
 def matching_measures(topic: str, scope: Scope, context: Context) -> list[tuple[Document, Measure]]:
+    return _matching(topic, scope, context)[0]
+
+
+def _matching(topic: str, scope: Scope, context: Context) -> tuple[list[tuple[Document, Measure]], bool]:
     """Every measure whose text names the topic (any of its 、-alternatives).
 
     Falls back to measures holding all the words of an alternative, then to the search
@@ -23,31 +30,32 @@ def matching_measures(topic: str, scope: Scope, context: Context) -> list[tuple[
     texts = catalog.normalized
     exact = [(d, m) for d, m in pairs if any(a in texts[(d.doc_id, m.key)] for a in alternatives)]
     if exact:
-        return exact
+        return exact, True
     words = [[w for w in context.searcher.tokenizer.words(a) if len(w) > 1] for a in alternatives]
     every = [(d, m) for d, m in pairs if any(ws and all(w in texts[(d.doc_id, m.key)] for w in ws) for ws in words)]
     if every:
-        return every
+        return every, True
     query = topic.replace("、", " ")
     vector = context.searcher.encode(query)
     hits = context.search(query, k=10, scope=scope, vector=vector)
-    if not hits or not context.in_scope(query, vector, hits):
-        return []
+    if not hits or not context.in_scope(query, vector, hits, scope):
+        return [], False
     kept = [h for h in hits if context.relevance.keep_with(h, hits[0])]
-    return [(catalog.document(h.doc_id), catalog.measure(h.doc_id, h.measure_key)) for h in kept]
+    return [(catalog.document(h.doc_id), catalog.measure(h.doc_id, h.measure_key)) for h in kept], False
 
 
 def answer_list(asked: Asked, context: Context) -> AskResponse:
     topic = asked.intent.topic
-    matches = matching_measures(topic, asked.scope, context)
+    matches, literal = _matching(topic, asked.scope, context)
     if not matches:
         return context.refusal(asked.scope)
     alternatives = [normalize_text(a) for a in topic.split("、") if a]
     namer, catalog = context.namer, context.catalog
     citations, lines = [], []
     documents = list(dict.fromkeys(d.doc_id for d, _ in matches))
-    lines.append(f"涉及“{topic}”的措施共{len(matches)}项" + (f"，分属{len(documents)}份文件" if len(documents) > 1 else "")
-                 + "：")
+    # the topic is echoed only when every record names it; otherwise the records are "close" to it
+    subject = f"涉及“{topic}”的措施" if literal else "与所问内容最相关的措施"
+    lines.append(f"{subject}共{len(matches)}项" + (f"，分属{len(documents)}份文件" if len(documents) > 1 else "") + "：")
     number = 0
     for doc_id in documents:
         mine = [(d, m) for d, m in matches if d.doc_id == doc_id]
@@ -61,5 +69,41 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
             citations.append(context.cite(Evidence(document, measure, [sentence] if sentence else [], 1.0),
                                           quote=quote))
             name = namer.measure(document, measure, with_document=False)
-            lines.append(f"{number}. {name}：责任单位：{answers.departments_text(measure)}")
+            if len(matches) <= QUOTE_UP_TO and sentence is not None:  # few: show where each one says it
+                lines.append(f"{number}. {name}（责任单位：{answers.departments_text(measure)}）：“{sentence.text}”")
+            else:
+                lines.append(f"{number}. {name}：责任单位：{answers.departments_text(measure)}")
     return AskResponse(answer="\n".join(lines), found=True, intent="list", citations=citations)
+
+
+def answer_topics(asked: Asked, context: Context) -> AskResponse:
+    """低空经济和跨境电商分别由哪些部门负责？ → each subject with its own measures (and departments)."""
+    namer = context.namer
+    lines, citations = [], []
+    for topic in [t for t in asked.intent.topic.split("、") if t]:
+        matches, literal = _matching(topic, asked.scope, context)
+        if not literal:
+            vector = context.searcher.encode(topic)
+            hits = context.search(topic, k=1, scope=asked.scope, vector=vector)
+            matches = [(context.catalog.document(h.doc_id), context.catalog.measure(h.doc_id, h.measure_key))
+                       for h in hits if context.in_scope(topic, vector, hits, asked.scope)]
+        if not matches:
+            lines.append(f"“{topic}”：已收录的文件中没有找到相关内容。")
+            continue
+        names = "、".join(namer.measure(d, m) for d, m in matches)
+        departments = list(dict.fromkeys(n for _, m in matches for n in m.departments))
+        line = f"“{topic}”：见{names}"
+        if asked.intent.asks_department or not asked.intent.asks_figure:
+            line += f"，责任单位：{'、'.join(departments) or '未列明'}"
+        lines.append(line + "。")
+        for document, measure in matches:
+            norm = normalize_text(topic)
+            sentence = next((s for s in body(measure) if norm in normalize_text(s.text)), None) or \
+                (body(measure)[:1] or [None])[0]
+            if sentence is not None:
+                lines.append(f"  “{sentence.text}”")
+            citations.append(context.cite(Evidence(document, measure, [sentence] if sentence else [], 1.0)))
+    found = bool(citations)
+    if not found:
+        return context.refusal(asked.scope)
+    return AskResponse(answer="\n".join(lines), found=True, intent="search", citations=citations)

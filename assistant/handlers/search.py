@@ -13,6 +13,17 @@ from assistant.models import AskResponse
 from index.hybrid import MeasureHit
 
 
+def not_applicable(foreign: list[str], holders, asked: Asked, context: Context) -> str:
+    """What to say when the words asked about occur only in documents of other places."""
+    where = "、".join(p.name for p in asked.scope.places) or "所问地区"
+    terms = "、".join(f"“{w}”" for w in foreign[:3])
+    held = "、".join(f"《{i.short_title}》（适用于{i.place.name if i.place else '全国'}）" for i in holders[:4])
+    text = f"已收录的文件中，适用于{where}的文件没有涉及{terms}的内容，无法据此回答。"
+    if held:
+        text += f"涉及这些内容的是{held}，它们不适用于{where}。"
+    return text + "如需了解当地政策，请咨询当地主管部门。"
+
+
 def newest_versions(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
     """Drop hits of a document when a newer version of the same plan is among the hits."""
     present = {h.doc_id for h in hits}
@@ -22,11 +33,16 @@ def newest_versions(hits: list[MeasureHit], context: Context) -> list[MeasureHit
 def answer_search(asked: Asked, context: Context) -> AskResponse:
     if asked.scope.uncovered:
         return context.refusal(asked.scope, text=asked.scope.uncovered)
+    foreign, holders = context.foreign_terms(asked.text, asked.scope)
+    if foreign:
+        return context.refusal(asked.scope, text=not_applicable(foreign, holders, asked, context))
+    if context.nothing_in_scope(asked.text, asked.scope):
+        return context.refusal(asked.scope)
     question, intent = asked.text, asked.intent
     searcher = context.searcher
     vector = searcher.encode(question)
     hits = context.search(question, k=max(asked.top_k, 1), scope=asked.scope, vector=vector)
-    if not hits or not context.in_scope(question, vector, hits):
+    if not hits or not context.in_scope(question, vector, hits, asked.scope):
         return context.refusal(asked.scope)
     hits = newest_versions(hits, context)
     kept = [hits[0]] + [h for h in hits[1:] if context.relevance.keep_with(h, hits[0])]
