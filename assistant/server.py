@@ -180,9 +180,12 @@ class GuardedH11Protocol(H11Protocol):
         self._follow_state()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # may start a pipelined request already received
         self._bytes_in_request = 0
-        self._disarm()  # between requests uvicorn's keep-alive timer runs; the head deadline starts with a byte
+        if self.conn.their_state is h11.IDLE:
+            self._disarm()  # between requests uvicorn's keep-alive timer runs; the head deadline starts with a byte
+        else:
+            self._follow_state()
 
     # -- state -------------------------------------------------------------------------------
     def is_idle(self) -> bool:
