@@ -54,6 +54,7 @@ class Session:
     dialogs: list = field(default_factory=list)
     outside_requests: list = field(default_factory=list)
     page_errors: list = field(default_factory=list)
+    failed_requests: list = field(default_factory=list)  # answered 4xx/5xx: e.g. a route the UI needs refused
     answer_ms: list = field(default_factory=list)
 
 
@@ -69,6 +70,8 @@ def open_ui(browser, base_url, width=1280, height=900) -> Session:
 
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda exc: session.page_errors.append(str(exc)))
+    page.on("response", lambda r: session.failed_requests.append((r.request.method, r.url, r.status))
+            if r.status >= 400 and r.url.startswith(base_url) else None)
     page.on(
         "request",
         lambda r: session.outside_requests.append(r.url)
@@ -89,6 +92,7 @@ def ui(browser, base_url):
     session.page.context.close()
     assert session.outside_requests == [], "the page must not reach beyond loopback"
     assert session.page_errors == [] and session.dialogs == []
+    assert session.failed_requests == [], "every request the page made must be served (ui/routes.py)"
 
 
 def ask(session: Session, question: str):

@@ -30,6 +30,7 @@ from assistant.models import (  # noqa: E402
 from corpus.departments import alias_table  # noqa: E402
 from ui import render  # noqa: E402
 from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore, FeedbackUnavailable  # noqa: E402
+from ui.routes import UiGuard  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ EXAMPLES = ["智能工厂有哪些支持？", "贷款难怎么办？", "招不�
 MAX_TURN_CHARS = 4000  # assistant.models.Turn.content
 QUEUE_MAX_SIZE = 64
 CONCURRENCY_LIMIT = 4
+# Gradio's cache: the UI writes no files (uploads are refused, ui/routes.py); anything Gradio itself
+# puts there is deleted once an hour old, and all of it when the server stops.
+DELETE_CACHE = (3600, 3600)  # (every N seconds, files older than M seconds)
 
 # CJK fonts first, so that Latin letters and digits inside Chinese text come from the same
 # font (a Latin-first stack mixes weights and widths within one title). System fonts only:
@@ -297,7 +301,7 @@ def build_ui(get_assistant: Callable[[], Assistant | None], feedback: FeedbackSt
 
     Nothing is asked of it here. ``feedback``: where 👍/👎 go; None hides them."""
     h = _Handlers(get_assistant, feedback)
-    with gr.Blocks(title=APP_TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=APP_TITLE, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         header = gr.HTML(_header_html(None), elem_id="pq-header", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("政策问答", id="chat"):
@@ -371,12 +375,12 @@ def build_ui(get_assistant: Callable[[], Assistant | None], feedback: FeedbackSt
         ask_io = dict(inputs=[question, messages, history], outputs=[chat, messages, history, last, question, status])
         send.click(h.ask_and_show, **ask_io)
         question.submit(h.ask_and_show, **ask_io)
-        for button in examples:
-            button.click(lambda q: q, inputs=button, outputs=question, queue=False).then(h.ask_and_show, **ask_io)
+        for button in examples:  # the question is put into the box in the page, then asked
+            button.click(None, inputs=button, outputs=question, js="(q) => q").then(h.ask_and_show, **ask_io)
         cleared = [chat, messages, history, last, question, comment, status]
-        clear.click(h.clear, outputs=cleared, queue=False)
+        clear.click(h.clear, outputs=cleared, concurrency_limit=None)
         # the chatbot's own trash icon empties the display only: forget the conversation too
-        chat.clear(h.clear, outputs=cleared, queue=False)
+        chat.clear(h.clear, outputs=cleared, concurrency_limit=None)
         up.click(lambda last_, c: h.vote("up", last_, c), inputs=[last, comment], outputs=[status, comment, last])
         down.click(lambda last_, c: h.vote("down", last_, c), inputs=[last, comment], outputs=[status, comment, last])
 
@@ -398,10 +402,11 @@ def mount_ui(fastapi_app, get_assistant: Callable[[], Assistant | None], feedbac
     """Mount the UI on ``fastapi_app`` at ``path`` and return the app.
 
     Call it LAST, after every API route is registered: a mount at "/" matches
-    every path, so a route added after it is never reached.
+    every path, so a route added after it is never reached. Below the mount only
+    the routes the UI needs answer (ui/routes.py).
     """
     demo = build_ui(get_assistant, feedback)
-    return gr.mount_gradio_app(
+    gr.mount_gradio_app(
         fastapi_app,
         demo,
         path=path,
@@ -412,4 +417,9 @@ def mount_ui(fastapi_app, get_assistant: Callable[[], Assistant | None], feedbac
         ssr_mode=False,
         mcp_server=False,
         show_error=True,
+        max_file_size=0,  # nothing is uploaded: the upload route answers 404 anyway
     )
+    mount = next(r for r in reversed(fastapi_app.router.routes)
+                 if getattr(getattr(r, "app", None), "get_blocks", lambda: None)() is demo)
+    mount.app = UiGuard(mount.app)
+    return fastapi_app
