@@ -16,9 +16,10 @@ from assistant.models import Citation
 from corpus.records import Document, Measure, Sentence
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
-MEASURE_MENTION = re.compile(r"第\s*(\d+)\s*条")
+MEASURE_MENTION = re.compile(r"第\s*(\d+)\s*条|Measure\s+(\d+)|제\s*(\d+)\s*조")
 # Counts the answering makes itself (共3项, 合计21条编号措施, 2份文件): not figures of any policy.
-COUNT_MENTION = re.compile(r"(?:共有?|以下|合计|分属)\s*(\d+)\s*(?:项|条|个|份|件|部分)|(\d+)份文件|[（(](\d+)项[）)]")
+COUNT_MENTION = re.compile(r"(?:共有?|以下|合计|分属)\s*(\d+)\s*(?:项|条|个|份|件|部分)|(\d+)份文件|[（(](\d+)项[）)]"
+                           r"|(\d+) measures|조치 (\d+)개")
 LIST_MARKER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 
 
@@ -39,6 +40,7 @@ class Namer:
     catalog: Catalog
     today: date
     mentioned_versions: set[str] = field(default_factory=set)
+    lang: str = "zh"  # en and ko: the words around titles and quotes come from assistant/data/templates.json
 
     @property
     def multi(self) -> bool:
@@ -56,11 +58,28 @@ class Namer:
         return name
 
     def measure(self, document: Document, measure: Measure, with_document: bool | None = None) -> str:
+        if self.lang != "zh":
+            from assistant.language import template
+
+            title = measure.title or _first(measure)
+            core = template(self.lang, "measure", number=measure.number, title=title) if measure.number is not None \
+                else template(self.lang, "record", title=title)
+            if with_document if with_document is not None else self.multi:
+                return template(self.lang, "of_document", measure=core, document=self.document(document))
+            return core
         label = measure_label(measure)
         core = f"{label}「{measure.title}」" if measure.title else (label or "「" + _first(measure) + "」")
         if with_document if with_document is not None else self.multi:
             return self.document(document) + core
         return core
+
+    def departments(self, measure: Measure) -> str:
+        text = departments_text(measure)
+        if self.lang != "zh" and text == "未列明":
+            from assistant.language import template
+
+            return template(self.lang, "none")
+        return text
 
     def versions_note(self, documents: list[Document]) -> str:
         """另有较早版本…: for cited documents of a plan that has older versions in the corpus."""
@@ -137,9 +156,38 @@ def measure_block(evidence: Evidence, namer: Namer, prefix: str = "") -> str:
     return head + "\n" + quoted(evidence.sentences) if evidence.sentences else head
 
 
+def _foreign_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[str] | None,
+                    department_first: bool) -> str:
+    from assistant.language import template
+
+    lang = namer.lang
+    lines: list[str] = []
+    if department_first:
+        names = list(dict.fromkeys(d for e in evidence for d in e.measure.departments))
+        refs = "、".join(namer.measure(e.document, e.measure) for e in evidence)
+        lines.append(template(lang, "departments_first", departments="、".join(names) or template(lang, "none"),
+                              measures=refs))
+    if figure_lines:
+        lines.append(template(lang, "figures", figures="；".join(figure_lines)))
+    if len(evidence) == 1:
+        e = evidence[0]
+        lines.append(template(lang, "according", measure=namer.measure(e.document, e.measure),
+                              departments=namer.departments(e.measure)))
+        lines.append(quoted(e.sentences))
+    else:
+        lines.append(template(lang, "several", n=len(evidence)))
+        for i, e in enumerate(evidence, start=1):
+            lines.append(template(lang, "item", i=i, measure=namer.measure(e.document, e.measure),
+                                  departments=namer.departments(e.measure)))
+            lines.append(quoted(e.sentences))
+    return "\n".join(line for line in lines if line)
+
+
 def retrieval_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[str] | None = None,
                      department_first: bool = False) -> str:
-    """根据第9条「…」（责任单位：…）：“…”, one block per measure."""
+    """根据第9条「…」（责任单位：…）：“…”, one block per measure (in English or Korean: the template's words)."""
+    if namer.lang != "zh":
+        return _foreign_answer(evidence, namer, figure_lines, department_first)
     lines: list[str] = []
     if department_first:
         names = list(dict.fromkeys(d for e in evidence for d in e.measure.departments))
@@ -186,6 +234,7 @@ def unsupported_figures(answer: str, citations: list[Citation]) -> list[str]:
         supported |= numbers_in(c.measure_key or "")
     cited_numbers = {float(c.measure_number) for c in citations if c.measure_number is not None}
     text = LIST_MARKER.sub(" ", answer)
-    text = MEASURE_MENTION.sub(lambda m: " " if float(m.group(1)) in cited_numbers else m.group(0), text)
+    text = MEASURE_MENTION.sub(lambda m: " " if float(next(g for g in m.groups() if g)) in cited_numbers
+                               else m.group(0), text)
     text = COUNT_MENTION.sub(" ", text)
     return [n for n in NUMBER.findall(text) if float(n) not in supported]

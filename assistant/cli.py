@@ -119,10 +119,19 @@ def cmd_measures(args) -> int:
     from assistant.service import document_out
     from corpus.loading import load_corpus
 
-    load = load_corpus(_settings(args).corpus)
+    from assistant.catalog import Catalog
+    from assistant.places import gazetteer
+    from index.building import user_terms_for
+    from index.tokenization import Tokenizer
+
+    settings = _settings(args)
+    load = load_corpus(settings.corpus)
     for problem in load.problems:
         _say(f"warning: {problem}")
-    body = MeasuresResponse(documents=[document_out(d) for d in load.documents])
+    # the same catalog as the server's (short titles are cut at the index tokenizer's word boundaries)
+    catalog = Catalog(load.documents, gazetteer(settings.home / "cache"),
+                      words=Tokenizer(user_terms=user_terms_for(load)).words)
+    body = MeasuresResponse(documents=[document_out(d, catalog) for d in load.documents])
     if args.json:
         _print_json(body.model_dump())
         return 0

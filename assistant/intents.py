@@ -215,3 +215,19 @@ def bare_keyword(question: str) -> str | None:
     if not stripped or len(stripped) > 8 or re.search(r"[吗呢吧啥么哪谁怎几多]|什么|如何|是否|有没有|可以|能否", stripped):
         return None
     return stripped
+
+
+FOREIGN_MEASURE = re.compile(r"(?:measure|article|item|no\.)\s*(?P<n>\d{1,3})|제\s*(?P<k>\d{1,3})\s*(?:조|항)", re.IGNORECASE)
+FOREIGN_DEPARTMENT = re.compile(r"which (?:department|agency|office|bureau)|who is (?:responsible|in charge)|responsible for"
+                                r"|in charge of|담당|부서|책임|어느 기관", re.IGNORECASE)
+FOREIGN_FIGURE = re.compile(r"how (?:much|many)|target|goal|percent|rate|목표|얼마|몇", re.IGNORECASE)
+
+
+def route_foreign(question: str) -> Intent:
+    """The intent of a question in English or Korean: a measure by number, else retrieval."""
+    flags = dict(asks_department=bool(FOREIGN_DEPARTMENT.search(question)),
+                 asks_figure=bool(FOREIGN_FIGURE.search(question)))
+    numbers = tuple(dict.fromkeys(int(m.group("n") or m.group("k")) for m in FOREIGN_MEASURE.finditer(question)))
+    if numbers:
+        return Intent("measure", numbers=numbers, **flags)
+    return Intent("search", **flags)

@@ -55,9 +55,15 @@ class Gazetteer:
         return re.compile("|".join(re.escape(n) for n in names))
 
     def chain(self, place: Place) -> list[Place]:
-        """The place and every level above it, from the province down."""
+        """The place and every level above it, from the province down.
+
+        jionlp lists a few places as their own parent (香港 810000, 东莞 441900: a city without
+        counties repeated as its own county); the walk stops at a place already seen.
+        """
         out = [place]
-        while out[0].parent and out[0].parent in self.places:
+        seen = {place.code}
+        while out[0].parent and out[0].parent in self.places and out[0].parent not in seen:
+            seen.add(out[0].parent)
             out.insert(0, self.places[out[0].parent])
         return out
 
@@ -126,7 +132,7 @@ def _load(cache_dir: Path | None) -> list[Place]:
     from importlib.metadata import version
 
     jionlp_version = version("jionlp")
-    cache = (cache_dir / f"places-jionlp-{jionlp_version}.json") if cache_dir else None
+    cache = (cache_dir / f"places-v3-jionlp-{jionlp_version}.json") if cache_dir else None
     if cache is not None and cache.is_file():
         try:
             rows = json.loads(cache.read_text(encoding="utf-8"))
@@ -163,12 +169,15 @@ def _from_jionlp() -> list[Place]:
             if city_name.startswith("_"):
                 continue
             c_code = str(city["_admin_code"])
-            city_is_real = city_name not in _PLACEHOLDERS and city_name != province_name
+            city_is_real = city_name not in _PLACEHOLDERS and city_name != province_name and c_code != p_code
             if city_is_real:
                 places.append(Place(c_code, city_name, "city", p_code, _aliases(city)))
             for county_name, county in city.items():
                 if county_name.startswith("_") or not isinstance(county, dict) or _NOT_DIVISIONS.search(county_name):
                     continue
                 parent = c_code if city_is_real else p_code
-                places.append(Place(str(county["_admin_code"]), county_name, "county", parent, _aliases(county)))
+                code = str(county["_admin_code"])
+                if code in (parent, c_code, p_code):
+                    continue  # a city repeated as its own county (东莞市 under 东莞市)
+                places.append(Place(code, county_name, "county", parent, _aliases(county)))
     return places

@@ -44,9 +44,10 @@ def out_of_scope_topics() -> tuple[str, ...]:
     return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
-def model_file(embedder_name: str) -> Path:
+def model_file(embedder_name: str, crosslingual: bool = False) -> Path:
+    """assistant/data/refusal/<embedder>.json, or <embedder>.crosslingual.json for English and Korean questions."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", embedder_name).strip("_") or "default"
-    return MODELS / f"{slug}.json"
+    return MODELS / (f"{slug}.crosslingual.json" if crosslingual else f"{slug}.json")
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,20 @@ class Relevance:
         self.model = model
         self.keep_ratio = keep_ratio
         self.note: str | None = None  # why a fallback model is used, if one is
+        self._crosslingual: dict[str, RefusalModel] = {}
         self._anchors: dict[tuple[str, int], np.ndarray] = {}
         self._lock = threading.Lock()
 
-    def model_for(self, embedder) -> RefusalModel:
+    def model_for(self, embedder, lang: str = "zh") -> RefusalModel:
         if self.model is None or (self.model.name != embedder.name and self.model.name != "lexical"):
             with self._lock:
                 self.model, self.note = model_for(embedder.name)
-        return self.model
+        if lang == "zh":
+            return self.model
+        if embedder.name not in self._crosslingual:
+            path = model_file(embedder.name, crosslingual=True)
+            self._crosslingual[embedder.name] = RefusalModel.load(path) if path.is_file() else self.model
+        return self._crosslingual[embedder.name]
 
     def anchors(self, searcher: HybridSearcher) -> np.ndarray:
         """Vectors of the out-of-scope topics this corpus does not cover, (n, dim) float32 (n may be 0)."""
@@ -136,8 +143,8 @@ class Relevance:
                 "coverage": coverage, "lexical": math.log1p(max(best.lexical, 0.0)), "scope_gap": scope - dense,
                 "corpus_coverage": corpus_coverage}
 
-    def refuse(self, features: dict[str, float], embedder=None) -> bool:
-        model = self.model_for(embedder) if embedder is not None else self.model
+    def refuse(self, features: dict[str, float], embedder=None, lang: str = "zh") -> bool:
+        model = self.model_for(embedder, lang) if embedder is not None else self.model
         return model.probability(features) > model.threshold
 
     def keep_with(self, hit: MeasureHit, best: MeasureHit) -> bool:

@@ -140,6 +140,13 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     return chosen, False, [w for d in chosen for w in hits_of[d]]
 
 
+def _mentioned(place: Place, catalog: Catalog) -> bool:
+    from assistant.relevance import scope_text
+
+    text = scope_text(catalog, None)
+    return any(len(name) >= 2 and normalize_text(name) in text for name in (place.name, *place.aliases))
+
+
 def _has_documents(place: Place, catalog: Catalog) -> bool:
     gazetteer = catalog.gazetteer
     return any(i.place is not None and gazetteer.is_within(i.place, place) for i in catalog.infos)
@@ -153,6 +160,9 @@ def _by_place(question: str, catalog: Catalog) -> tuple[list[Place], set[str], s
     known = [i.place for i in catalog.infos if i.place is not None]
     unquoted = re.sub(r"[“\"「『][^”\"」』]{1,30}[”\"」』]", " ", question)  # “质享山东” is a name, not a place
     places = gazetteer.find(normalize_text(unquoted), known=known)
+    # a place without documents of its own that the documents' text talks about (香港 in 香港优质“正”印认证,
+    # 乳山 in 威海's plan) is what the question is about, not where the asker is
+    places = [p for p in places if _has_documents(p, catalog) or not _mentioned(p, catalog)]
     if not places:
         return [], set(), None, []
     # the most specific places: drop a place that is an ancestor of another one named

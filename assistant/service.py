@@ -17,13 +17,14 @@ from assistant.errors import BadQuestion, NotFound, ReindexBusy
 from assistant.handlers import HANDLERS, Asked, Context
 from assistant.handlers.lists import matching_measures
 from assistant.conversation import referent
-from assistant.intents import list_topic, route, topic_words
+from assistant.intents import list_topic, route, route_foreign, topic_words
+from assistant.language import chinese_terms, detect as detect_language
 from assistant.models import (
     AskResponse, Citation, DepartmentOut, DocumentOut, MeasureOut, MeasureRef, NoticeOut, RoleOut, SentenceOut,
     TargetOut,
 )
 from assistant.relevance import Relevance
-from assistant.scope import Scope, resolve as resolve_scope
+from assistant.scope import EVERYTHING, Scope, resolve as resolve_scope
 from assistant.settings import Settings
 from corpus.errors import CorpusError
 from corpus.loading import CorpusLoad, load_corpus
@@ -398,6 +399,10 @@ class PolicyAssistant:
         catalog = context.catalog
         conversation = Conversation.of(history)
         has_history = conversation.has_user_turn
+        lang = detect_language(question)
+        if lang != "zh":  # English or Korean: the meaning side reads it as asked, the lexical side its Chinese terms
+            return Asked(question, route_foreign(question), EVERYTHING, conversation, top_k or DEFAULT_TOP_K,
+                         lang=lang, terms=chinese_terms(question, lang))
         if has_history:
             question = complete_ellipsis(question, conversation.last_user(), catalog, context.searcher.tokenizer.words)
         scope = resolve_scope(question, catalog)

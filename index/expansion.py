@@ -1,84 +1,62 @@
 """Query expansion: how enterprises say it → the words the policy uses.
 
-Enterprises ask 贷款难怎么办 or 招不到工人; the plan says 融资, 信贷, 人才, 技能培训.
-This table maps everyday phrasing to the policy vocabulary of Chinese
-industrial policy in general (it is domain knowledge, not a list of known
-questions): when a lay phrase occurs in a question, its policy terms are
-added to the query before retrieval. Question-only filler words that carry no
-topic (政府, 扶持, 我们厂 …) are dropped from the lexical query.
+Enterprises ask 贷款难怎么办 or 招不到工人; policies say 融资, 信贷, 人才, 技能培训. The rules live
+as data in ``index/data/expansion.tsv`` (lay phrases as regular-expression alternatives, then the
+policy terms): when a lay phrase occurs in a question, its policy terms are added to the BM25
+query. Words that carry no topic in a question (政府, 扶持, 我们厂 …) are listed in
+``index/data/filler.txt`` and dropped from the lexical query. Both files are general vocabulary of
+Chinese industrial policy, not phrasings of particular questions (index/data/README.md); their
+fingerprint is recorded in every index manifest (:func:`knowledge_fingerprint`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from functools import lru_cache
+from pathlib import Path
 
-# (lay phrases, policy terms). Phrases are regular-expression alternatives.
-LEXICON: tuple[tuple[str, str], ...] = (
-    (r"贷款|借钱|借款|融资|缺钱|缺资金|资金紧张|资金周转|周转|银行|利息|授信|抵押|担保", "融资 金融 信贷 贷款"),
-    (r"招工|招人|招不到|用工|技工|工人|员工|缺人|人手|技术骨干|工程师|人才|学徒", "人才 技能 培训 技工 职业技能"),
-    (r"出口|国外|海外|外贸|国际|外国|外商|老外|洋", "境外 国际市场 开拓 出口 展会"),
-    (r"自动化|机器换人|机械手|机器人|生产线|产线|智能化改造|无人车间|黑灯工厂", "智能制造 智能工厂 技改"),
-    (r"上云|软件|信息化|数字化|系统|ERP|MES|云平台|互联网", "数字化转型 工业互联网 小快轻准"),
-    (r"大模型|AI|ai|人工智能|算法|智能体|机器视觉", "人工智能"),
-    (r"旧设备|老设备|老旧|设备老化|换设备|更新设备|换成新|新机器|设备换新|以旧换新", "设备更新 技改"),
-    (r"拖欠|欠款|欠账|欠钱|货款|账款|赖账|不给钱", "清偿拖欠企业账款 减轻企业负担"),
-    (r"打官司|法律|纠纷|律师|合同|维权|司法", "法律服务 法治"),
-    (r"反映|诉求|投诉|找政府|沟通|意见|建议|走访|联系", "政企沟通 诉求 企业家日"),
-    (r"排污|污染|环保|能耗|用电|节能|减排|碳|电费|耗能", "节能降碳 碳排放 绿色低碳"),
-    (r"绿色|环保工厂|清洁生产|循环", "绿色制造 绿色工厂"),
-    (r"研发|技术难题|卡脖子|攻关|新技术|核心技术|技术突破", "科技创新 技术攻关 关键核心技术"),
-    (r"高校|大学|科研院所|研究所|专家|产学研", "产学研合作 专家 双走进"),
-    (r"专利|知识产权|商标", "专利池"),
-    (r"检测|认证|质量|标准", "检验检测 认证 质量 标准"),
-    (r"物流|运输|海运|仓库|仓储|集装箱|班列|发货", "物流 海外仓 集装箱 运输"),
-    (r"原材料|供应链|配套|上下游|供应商|采购|买家|客户|订单对接", "产业链 供应链 供需对接"),
-    (r"扩产|扩大规模|做大|上规模|规上|规模以上|扩张", "扩张 小升规 规上工业企业"),
-    (r"专精特新|小巨人|冠军|隐形冠军", "专精特新 单项冠军 优质中小企业"),
-    (r"老板|企业家|高管|管理层|管理人员|经营管理|管好|管理水平|开课|讲座", "企业家 经营管理人员 培训 名家讲坛"),
-    (r"化工|化学|危化|园区", "化工园区 入园"),
-    (r"船|造船|修船|海工", "船舶 海工"),
-    (r"食品|海产|水产|海鲜|苹果|农产品", "食品 海洋食品 农业"),
-    (r"医疗器械|医疗设备|医疗|骨科|植入", "医疗器械"),
-    (r"新能源|光伏|风电|核电|储能|绿电|电力", "新能源 绿电 核风光储"),
-    (r"无人机|低空|飞行器|航空|航天", "低空经济 商业航天"),
-    (r"芯片|半导体|集成电路|电子元件|传感器", "集成电路 功率半导体 传感类器件"),
-    (r"数据", "数据要素 数据集 数据产业"),
-    (r"设计", "工业设计"),
-    (r"旅游|参观|老厂房|遗产|博物馆", "工业旅游 工业遗产 工业文化"),
-    (r"安全生产|安全隐患|事故|隐患", "安全生产"),
-    (r"执法|检查|罚款|监管|查得|检查太多", "涉企执法检查 监管 营商环境"),
-    (r"未来|前沿|长期|耐心|孵化|初创|早期|不成熟|还远", "未来产业 孵化 耐心培育 前沿技术"),
-    (r"订单|产能|停产|开工不足|减产|排产|满负荷|经济下行|效益下滑", "订单 产能 稳增长 满负荷生产"),
-    (r"投资|建厂|新建|扩建|上项目|项目落地", "有效投资 重点项目 技改项目"),
-    (r"土地|用地|厂房|用能|能耗指标|要素", "用地 用能 要素保障"),
-    (r"展会|参展|博览会|展销", "展会 博览会"),
-    (r"电商|网上卖|网店|直播|线上", "电商 跨境电商 线上"),
-    (r"韩国|日本|东北亚", "中韩 韩日 东北亚"),
-    (r"服务业|生产性服务|外包", "服务型制造 生产性服务业"),
-    (r"适老|老年|养老", "适老化 老年用品"),
-    (r"减负|负担|收费|降成本|成本高", "减轻企业负担"),
-    (r"兑现|惠企|补贴|奖补|奖励|申报|扶持资金|专项资金", "惠企政策 直达快享 专项资金"),
-    (r"国企|国有", "国有企业改革"),
-    (r"服装|纺织|工装|钓具|渔具|户外|房车", "轻纺服装 工装 钓具 房车 特色产品"),
-    (r"汽车|轮胎|零部件", "汽车及零部件 轮胎"),
-    (r"碳纤维|新材料|材料", "碳纤维 新材料"),
-    (r"打印机|信创|终端", "信创 打印机 智能终端"),
-    (r"海洋|渔业|渔船", "海洋 远洋渔船"),
-    (r"生物|医药", "生物制造 核医药 生物医用材料"),
-)
-_COMPILED = tuple((re.compile(pattern), terms) for pattern, terms in LEXICON)
+DATA = Path(__file__).parent / "data"
+EXPANSION_FILE = DATA / "expansion.tsv"
+FILLER_FILE = DATA / "filler.txt"
+STOPWORDS_FILE = DATA / "stopwords.txt"
 
-# Words that carry no topic in a question (every measure is 政府 支持 for 企业).
-QUERY_FILLER = frozenset(
-    "政府 扶持 帮扶 帮助 帮忙 支持 政策 措施 有啥 啥 办法 企业 公司 单位 厂里 我们厂 咱 咱们 老板们 情况 "
-    "打算 准备 需要 希望 现在 今年 目前 一般 具体 哪方面 门路 渠道 好处 优惠 管吗 有人".split()
-)
+
+def _words_file(path: Path) -> frozenset[str]:
+    words: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            words.extend(line.split())
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(lay phrases, policy terms) rules of expansion.tsv, compiled."""
+    rules = []
+    for number, line in enumerate(EXPANSION_FILE.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        pattern, _, terms = line.partition("\t")
+        if not terms:
+            raise ValueError(f"{EXPANSION_FILE}, line {number}: expected 'phrases<TAB>terms'")
+        rules.append((re.compile(pattern), terms))
+    return tuple(rules)
+
+
+QUERY_FILLER: frozenset[str] = _words_file(FILLER_FILE)
 
 
 def expansion_terms(query: str) -> str:
     """The policy terms for the lay phrases in ``query`` (space-separated, deduplicated)."""
     terms: list[str] = []
-    for pattern, policy_terms in _COMPILED:
+    for pattern, policy_terms in lexicon():
         if pattern.search(query):
             terms.extend(policy_terms.split())
     return " ".join(dict.fromkeys(terms))
+
+
+def knowledge_fingerprint() -> dict[str, str]:
+    """sha256 (first 16 hex digits) of each word list the lexical side reads: recorded in the manifest."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            for path in (EXPANSION_FILE, FILLER_FILE, STOPWORDS_FILE)}

@@ -97,6 +97,8 @@ class Manifest:
     embedded: int = 0  # texts embedded by this build (the others' vectors were reused)
     format: int = FORMAT
     record_format: int = 1  # corpus.records.RECORD_FORMAT of the records the chunks were made from
+    knowledge: dict[str, str] = field(default_factory=dict)  # word list / data file → sha256 prefix
+    tokenizer: dict = field(default_factory=dict)  # the tokenizer's settings (user terms count, bigrams, …)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)

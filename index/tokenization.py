@@ -25,6 +25,7 @@ import logging
 import re
 import threading
 import unicodedata
+from pathlib import Path
 from typing import Iterable
 
 import zhconv
@@ -37,31 +38,20 @@ __all__ = [
     "quoted_terms",
 ]
 
-# Question words, pronouns and fillers as enterprises type them, plus the
-# function words that occur in every measure. Content words such as 企业,
-# 支持 and 政策 are kept: BM25's idf already makes the ones that occur in
-# every measure nearly weightless, and dropping them from queries measured no
-# better (see the module docstring).
-_QUESTION_WORDS = """
-哪些 哪个 哪里 哪儿 哪家 哪 怎么 怎么办 怎么样 怎样 咋 咋办 啥 什么 什么样 为什么 如何
-是否 是不是 能不能 能否 有没有 有无 可不可以 可以 多少 几 谁 吗 呢 吧 啊 呀 嘛 哦 么
-请问 请 一下 了解 咨询 想 想要 要 能 能够 不能 会 应该 该
-"""
-_FUNCTION_WORDS = """
-的 地 得 了 着 过 和 与 及 以及 或 或者 并 而 但 但是 也 都 就 还 又 再 等 等等
-是 在 有 对 为 从 向 到 给 让 把 被 于 以 之 其 此 这 那 这个 那个 这些 那些 这样 那样
-一个 一些 个 我们 我 你 你们 您 他 她 它 他们 咱们 自己 如果 因为 所以
-关于 有关 相关 方面
-"""
-# Punctuation and whitespace are also dropped by category (any token without
-# a letter or a digit), so this list only documents the common cases.
+# Question words, pronouns and fillers as enterprises type them, plus the function words that occur
+# in every measure: index/data/stopwords.txt (content words such as 企业, 支持 and 政策 are kept:
+# BM25's idf already makes the ones that occur in every measure nearly weightless, and dropping them
+# from queries measured no better; see the module docstring). Punctuation and whitespace are also
+# dropped by category (any token without a letter or a digit), so they are listed only for clarity.
 _PUNCTUATION = (
     "。，、；：？！“”‘’「」『』（）《》〈〉【】〔〕…—～·"
     ".,;:?!\"'()[]{}<>-_/\\|+*=&^%$#@~`"
     " \t\n\r\u3000"
 )
+_STOPWORDS_FILE = Path(__file__).parent / "data" / "stopwords.txt"
 DEFAULT_STOPWORDS: frozenset[str] = frozenset(
-    _QUESTION_WORDS.split() + _FUNCTION_WORDS.split() + list(_PUNCTUATION)
+    [w for line in _STOPWORDS_FILE.read_text(encoding="utf-8").splitlines() if not line.startswith("#")
+     for w in line.split()] + list(_PUNCTUATION)
 )
 
 # jieba only keeps runs of these characters together (its ``re_han_default``);

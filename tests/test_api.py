@@ -120,8 +120,11 @@ def test_search(client):
     hits = response.json()["hits"]
     assert 1 <= len(hits) <= 3
     assert hits[0]["measure_number"] == 14
+    # the contract's fields, plus the ones added since (fields are added, never renamed)
     assert set(hits[0]) == {"doc_id", "doc_title", "measure_number", "measure_title", "section", "departments",
-                            "quote", "score"}
+                            "quote", "score", "measure_key", "measure_label", "key", "label", "doc_number",
+                            "doc_short_title", "doc_issued_on", "doc_expires_on"}
+    assert (hits[0]["measure_key"], hits[0]["doc_number"]) == ("14", "威政办字〔2026〕10号")
 
 
 @pytest.mark.parametrize("params", [{"q": ""}, {"q": "  "}, {"q": "x" * 501}, {"q": "贷款", "k": 0},

@@ -178,3 +178,18 @@ def test_an_index_of_the_previous_record_format_is_rebuilt_saying_so(corpus, tmp
     assert rebuilt.version != built.version
     assert any("format 1" in line and "rebuilding" in line for line in said), said
     assert rebuilt.manifest.record_format == RECORD_FORMAT
+
+
+def test_an_index_built_with_other_word_lists_is_rebuilt_saying_so(corpus, tmp_path, embedder):
+    """The stopwords and the parser's data files shape what an index holds; the manifest records them."""
+    root = tmp_path / "index"
+    load = load_corpus(corpus)
+    built = build_index(load, root, embedder)
+    manifest_path = built.path / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert "index/data/stopwords.txt" in manifest["knowledge"] and "index/data/expansion.tsv" in manifest["knowledge"]
+    assert manifest["tokenizer"]["char_bigrams"] is True
+    manifest["knowledge"]["index/data/stopwords.txt"] = "0" * 16  # built with another stopword list
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="stopwords.txt"):
+        open_index(root, load, embedder)

@@ -17,6 +17,7 @@ import pytest
 
 from assistant.api import create_app
 from tests.browser import artifact_path, launch_chromium, serve_app
+from ui.sessions import MAX_CHAT_EXCHANGES
 
 pytestmark = pytest.mark.slow
 
@@ -96,18 +97,27 @@ def ui(browser, base_url):
 
 
 def ask(session: Session, question: str):
-    """Type a question, send it, and return the locator of the answer it produced."""
+    """Type a question, send it, and return the locator of the answer it produced.
+
+    The answer has arrived when the box is empty again (the same response clears it) and the
+    chat's last question is this one; counting messages would not do, as the chat drops its
+    oldest exchanges once it holds MAX_CHAT_EXCHANGES."""
     page = session.page
-    answers = page.locator("#pq-chat [data-testid='bot']")
-    before = answers.count()
-    page.get_by_label("您的问题").fill(question)
+    box = page.get_by_label("您的问题")
+    box.fill(question)
     started = time.monotonic()
     page.locator("#pq-send").click()
     page.wait_for_function(
-        "n => document.querySelectorAll(\"#pq-chat [data-testid='bot']\").length > n", arg=before
+        """([box, question]) => {
+             const asked = document.querySelectorAll("#pq-chat .pq-question");
+             const bots = document.querySelectorAll("#pq-chat [data-testid='bot']");
+             return box.value === "" && asked.length > 0 && asked[asked.length - 1].textContent === question
+                    && bots.length > 0 && bots[bots.length - 1].querySelector(".pq-answer");
+           }""",
+        arg=[box.element_handle(), question],
     )
     session.answer_ms.append(round((time.monotonic() - started) * 1000))
-    return answers.nth(before)
+    return page.locator("#pq-chat [data-testid='bot']").last
 
 
 def choose(page, dropdown_id: str, option: str):
@@ -170,12 +180,21 @@ def test_example_question_button_asks_it(ui):
 
 def test_a_long_conversation_keeps_working(ui):
     """Each 22-measure answer renders to tens of kB of HTML: the chat must not travel back to
-    the server with every question (the app refuses request bodies over 64 KiB)."""
+    the server with every question (the app refuses request bodies over 64 KiB), and it shows
+    the latest MAX_CHAT_EXCHANGES exchanges only, saying so."""
+    chat = ui.page.locator("#pq-chat")
     for _ in range(3):
         answer = ask(ui, "工信局负责哪些措施？")
         assert "市工业和信息化局负责或参与的措施共22项" in answer.inner_text()
+    assert chat.locator(".pq-trimmed").count() == 0
+    for i in range(MAX_CHAT_EXCHANGES - 2):
+        ask(ui, ["贷款难怎么办？", "招不到熟练技术工人怎么办？"][i % 2])
     answer = ask(ui, SMART_FACTORY)
     assert "第9条" in answer.locator(".pq-card").inner_text()
+    assert chat.locator(".pq-question").count() == MAX_CHAT_EXCHANGES
+    assert "更早的问答已不再显示" in chat.locator(".pq-trimmed").inner_text()
+    follow_up = ask(ui, "这条由哪个部门负责？")  # the conversation goes on from the newest exchange
+    assert "第9条「加力推进智改数转网联」的责任单位" in follow_up.inner_text()
 
 
 def test_thumbs_down_with_a_comment_is_stored_in_sqlite(ui, ui_settings):

@@ -12,14 +12,21 @@ question or a document.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: it phones home otherwise
+# Gradio's queue keeps a record of every event (10,000 by default) for its /monitoring page, which
+# answers 404 here (ui/routes.py), and summarises them all with pandas after each event: keep 100.
+# Records kept from a flood of sessions would also pin the memory those sessions freed.
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "100")
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 
 import gradio as gr  # noqa: E402
 
@@ -28,9 +35,10 @@ from assistant.models import (  # noqa: E402
     MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, AskResponse, DepartmentOut, DocumentOut, MeasureOut,
 )
 from corpus.departments import alias_table  # noqa: E402
-from ui import render  # noqa: E402
+from ui import render, sessions  # noqa: E402
 from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore, FeedbackUnavailable  # noqa: E402
 from ui.routes import UiGuard  # noqa: E402
+from ui.sessions import SessionReaper, cap_sessions, trim_chat  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +101,7 @@ details.pq-sources > summary { cursor: pointer; color: var(--link-text-color, va
                border-radius: 4px; font-size: 0.95em; user-select: all; }
 .pq-list-head { font-weight: 600; margin: 4px 0; }
 .pq-muted { color: var(--body-text-color-subdued); }
+.pq-trimmed { font-size: 0.9em; }
 .pq-examples button { flex: 0 1 auto !important; min-width: 0 !important; }
 #pq-chat .message, #pq-chat .message-content { max-width: 100%; overflow-wrap: anywhere; }
 @media (max-width: 600px) {
@@ -161,15 +170,16 @@ class _Handlers:
             chat.append(
                 {"role": "assistant", "content": render.error_html(f"问题太长了（{len(question)} 字），请控制在 {MAX_QUESTION_CHARS} 字以内。")}
             )
-            return chat, history, None, "", ""
+            return self._trimmed(chat), history, None, "", ""
         past = [dict(turn) for turn in (history or [])][-MAX_HISTORY_TURNS:]
         try:
             response = self.assistant.ask(question, history=past)
         except Exception as exc:  # shown to the user in the chat, logged with its traceback
             logger.exception("assistant.ask failed for %r", question)
             chat.append({"role": "assistant", "content": render.error_html(f"抱歉，回答时出错：{exc}。请稍后再试。")})
-            return chat, history, None, "", ""
+            return self._trimmed(chat), history, None, "", ""
         chat.append({"role": "assistant", "content": render.answer_html(response, self._get_measure)})
+        chat = self._trimmed(chat)
         history = past + [
             {"role": "user", "content": question[:MAX_TURN_CHARS]},
             {"role": "assistant", "content": response.answer[:MAX_TURN_CHARS]},
@@ -182,6 +192,11 @@ class _Handlers:
             "answer_id": uuid.uuid4().hex,  # one vote per answer, however many clicks arrive at once
         }
         return chat, history, last, "", ""
+
+    @staticmethod
+    def _trimmed(chat: list[dict]) -> list[dict]:
+        """The chat as shown: the latest exchanges only (ui.sessions.trim_chat)."""
+        return trim_chat(chat, {"role": "assistant", "content": render.trimmed_note_html()})
 
     def ask_and_show(self, question: str, messages: list, history: list[dict]):
         """``ask`` for the page: the messages go to the chatbot and to the server-side copy."""
@@ -397,15 +412,26 @@ def build_ui(get_assistant: Callable[[], Assistant | None], feedback: FeedbackSt
     return demo
 
 
+class MountedUi(NamedTuple):
+    """What ``mount_ui`` leaves on ``app.state.ui``: the Blocks and the reaper of their sessions."""
+
+    demo: gr.Blocks
+    reaper: SessionReaper
+
+
 def mount_ui(fastapi_app, get_assistant: Callable[[], Assistant | None], feedback: FeedbackStore | None,
-             path: str = "/"):
+             path: str = "/", *, idle_seconds: float | None = None, max_sessions: int | None = None):
     """Mount the UI on ``fastapi_app`` at ``path`` and return the app.
 
     Call it LAST, after every API route is registered: a mount at "/" matches
     every path, so a route added after it is never reached. Below the mount only
-    the routes the UI needs answer (ui/routes.py).
+    the routes the UI needs answer (ui/routes.py); a session idle for
+    ``idle_seconds`` is forgotten, and at most ``max_sessions`` are held
+    (default: ui.sessions.IDLE_SECONDS and MAX_SESSIONS, read at this call).
+    ``app.state.ui`` holds the Blocks and the reaper.
     """
     demo = build_ui(get_assistant, feedback)
+    cap_sessions(demo, max_sessions or sessions.MAX_SESSIONS)
     gr.mount_gradio_app(
         fastapi_app,
         demo,
@@ -419,7 +445,28 @@ def mount_ui(fastapi_app, get_assistant: Callable[[], Assistant | None], feedbac
         show_error=True,
         max_file_size=0,  # nothing is uploaded: the upload route answers 404 anyway
     )
+    reaper = SessionReaper(demo, idle_seconds or sessions.IDLE_SECONDS)
     mount = next(r for r in reversed(fastapi_app.router.routes)
                  if getattr(getattr(r, "app", None), "get_blocks", lambda: None)() is demo)
-    mount.app = UiGuard(mount.app)
+    mount.app = UiGuard(mount.app, reaper)
+    _run_in_lifespan(fastapi_app, reaper.run)
+    fastapi_app.state.ui = MountedUi(demo, reaper)
     return fastapi_app
+
+
+def _run_in_lifespan(fastapi_app, task: Callable) -> None:
+    """Run ``task()`` (a coroutine function) while ``fastapi_app`` serves, cancelled when it stops."""
+    inner = fastapi_app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async with inner(app) as state:
+            running = asyncio.create_task(task())
+            try:
+                yield state
+            finally:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+
+    fastapi_app.router.lifespan_context = lifespan

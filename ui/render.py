@@ -217,6 +217,11 @@ def error_html(message: str) -> str:
     return f'<div class="pq-answer pq-error">{_text(message)}</div>'
 
 
+def trimmed_note_html() -> str:
+    """The first line of a chat that no longer shows its oldest exchanges (ui.sessions.trim_chat)."""
+    return '<div class="pq-muted pq-trimmed">更早的问答已不再显示，这里只保留最近的几轮。</div>'
+
+
 # --- lookup ------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ The UI has no file input and needs few of them. ``UI_ROUTES`` lists the ones it
 needs, recorded by driving the real UI in Chromium (every tab, every button,
 tests/test_ui_browser.py) and by reading the page's client for what it calls
 when its connection drops; ``UiGuard`` answers 404 to every other method and
-path below the mount, before Gradio sees the request.
+path below the mount, before Gradio sees the request. It also tells the
+session reaper (ui/sessions.py) when a page's heartbeat stream opens and closes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 from typing import NamedTuple
+
+from ui.sessions import SessionReaper
 
 READ = frozenset({"GET", "HEAD"})
 
@@ -58,8 +61,9 @@ _NOT_FOUND = json.dumps({"detail": "Not Found"}).encode()
 class UiGuard:
     """ASGI wrapper around the mounted Gradio app: 404 for every route not in ``UI_ROUTES``."""
 
-    def __init__(self, app):
+    def __init__(self, app, reaper: SessionReaper | None = None):
         self.app = app
+        self.reaper = reaper
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -74,4 +78,12 @@ class UiGuard:
                                     (b"content-length", str(len(_NOT_FOUND)).encode())]})
             await send({"type": "http.response.body", "body": _NOT_FOUND})
             return
-        await self.app(scope, receive, send)
+        heartbeat = HEARTBEAT.fullmatch(path) if self.reaper is not None else None
+        if heartbeat is None:
+            return await self.app(scope, receive, send)
+        session_hash = heartbeat.group(1)
+        self.reaper.heartbeat_opened(session_hash)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.reaper.heartbeat_closed(session_hash)

@@ -31,6 +31,13 @@ class Asked:
     scope: Scope
     conversation: Conversation = field(default_factory=Conversation)
     top_k: int = 3
+    lang: str = "zh"  # the question's language: zh, en or ko
+    terms: str = ""  # for en/ko: the Chinese words of the field its words stand for (the lexical query)
+
+    @property
+    def lexical(self) -> str:
+        """What the lexical side searches: the question, or for English and Korean its Chinese terms."""
+        return self.terms if self.lang != "zh" else self.text
 
 
 @dataclass
@@ -47,6 +54,9 @@ class Context:
     @property
     def namer(self) -> Namer:
         return Namer(self.catalog, self.today)
+
+    def namer_for(self, asked: "Asked") -> Namer:
+        return Namer(self.catalog, self.today, lang=asked.lang)
 
     def cite(self, evidence: Evidence, quote: str | None = None) -> Citation:
         return citation(evidence, self.catalog, quote)
@@ -78,10 +88,13 @@ class Context:
         return self.relevance.features(self.searcher, strip_names(query, scope), vector, best[0],
                                        normalize_text(measure.title + measure.text), text)
 
-    def in_scope(self, query: str, vector: np.ndarray, hits: list[MeasureHit], scope: Scope | None = None) -> bool:
-        """Does the corpus (the question's scope of it) answer ``query``? Judged on the best hit."""
+    def in_scope(self, query: str, vector: np.ndarray, hits: list[MeasureHit], scope: Scope | None = None,
+                 lang: str = "zh") -> bool:
+        """Does the corpus (the question's scope of it) answer ``query``? Judged on the best hit.
+
+        ``lang``: en and ko questions are judged by the cross-lingual model of the embedder."""
         features = self.refusal_features(query, vector, hits, scope)
-        return features is not None and not self.relevance.refuse(features, self.searcher.embedder)
+        return features is not None and not self.relevance.refuse(features, self.searcher.embedder, lang)
 
     def evidence(self, hit: MeasureHit) -> Evidence:
         document = self.catalog.document(hit.doc_id)
@@ -143,7 +156,14 @@ class Context:
         topic_text = "、".join(topics[:10]) + ("等" if len(topics) > 10 else "")
         return f"目前收录的是{names}，内容涵盖：{topic_text}。"
 
-    def refusal(self, scope: Scope | None = None, intent: str = "refusal", text: str | None = None) -> AskResponse:
+    def refusal(self, scope: Scope | None = None, intent: str = "refusal", text: str | None = None,
+                lang: str = "zh") -> AskResponse:
+        if lang != "zh" and text is None:
+            from assistant.language import template
+
+            documents = "、".join(f"《{i.short_title}》" for i in self.catalog.infos[:6])
+            return AskResponse(answer=template(lang, "refusal", documents=documents), found=False, intent="refusal",
+                               citations=[])
         answer = text or ("抱歉，已收录的政策文件中没有找到与这个问题相关的内容，无法据此回答。"
                           + self.coverage(scope) + "如需其他政策，请咨询相关主管部门。")
         return AskResponse(answer=answer, found=False, intent="refusal", citations=[])

@@ -25,7 +25,7 @@ def answer_measure(asked: Asked, context: Context) -> AskResponse:
     found = list({(d.doc_id, m.key): (d, m) for d, m in found}.values())
     if not found:
         return _missing(asked, context)
-    namer = context.namer
+    namer = context.namer_for(asked)
     evidence = []
     for document, measure in found:
         sentences = body(measure)

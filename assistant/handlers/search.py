@@ -33,24 +33,25 @@ def newest_versions(hits: list[MeasureHit], context: Context) -> list[MeasureHit
 def answer_search(asked: Asked, context: Context) -> AskResponse:
     if asked.scope.uncovered:
         return context.refusal(asked.scope, text=asked.scope.uncovered)
-    foreign, holders = context.foreign_terms(asked.text, asked.scope)
+    question, intent, lang = asked.lexical, asked.intent, asked.lang
+    foreign, holders = context.foreign_terms(question, asked.scope)
     if foreign:
         return context.refusal(asked.scope, text=not_applicable(foreign, holders, asked, context))
-    if context.nothing_in_scope(asked.text, asked.scope):
+    if lang == "zh" and context.nothing_in_scope(question, asked.scope):
         return context.refusal(asked.scope)
-    question, intent = asked.text, asked.intent
     searcher = context.searcher
-    vector = searcher.encode(question)
+    vector = searcher.encode(asked.text)  # the meaning of the question as asked, in any language
     hits = context.search(question, k=max(asked.top_k, 1), scope=asked.scope, vector=vector)
-    if not hits or not context.in_scope(question, vector, hits, asked.scope):
-        return context.refusal(asked.scope)
+    if not hits or not context.in_scope(question, vector, hits, asked.scope, lang):
+        return context.refusal(asked.scope, lang=lang)
     hits = newest_versions(hits, context)
     kept = [hits[0]] + [h for h in hits[1:] if context.relevance.keep_with(h, hits[0])]
     evidence = [context.evidence(h) for h in kept]
     if intent.asks_figure:
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
     answer = answers.retrieval_answer(
-        evidence, context.namer, figure_lines=figure_lines(evidence, searcher, question) if intent.asks_figure else None,
+        evidence, context.namer_for(asked),
+        figure_lines=figure_lines(evidence, searcher, question) if intent.asks_figure else None,
         department_first=intent.asks_department)
     return AskResponse(answer=answer, found=True, intent="search", citations=[context.cite(e) for e in evidence])
 
