@@ -309,10 +309,11 @@ def test_handlers_ask_the_getter_on_every_event(tmp_path):
     fake = current["assistant"] = FakeAssistant()
     chat, *_ = h.ask("智能工厂有哪些支持？", [], [])
     assert "<details" in chat[-1]["content"]  # the full text was fetched through measure(doc_id, "9")
-    detail, transfer = h.detail(json.dumps([fake.measures[0].doc_id, 15, "强化人才支撑"]))
-    assert transfer.startswith("转办：第15条「强化人才支撑」")
-    detail, transfer = h.detail(json.dumps([fake.measures[0].doc_id, None, "保障措施"]))  # by title
-    assert transfer == "转办：「保障措施」，责任单位：市工业和信息化局、市司法局、市应急局"
+    detail, transfer, *cleared = h.detail(json.dumps([fake.measures[0].doc_id, 15, "强化人才支撑"]))
+    assert transfer["value"].startswith("转办：第15条「强化人才支撑」") and transfer["visible"] is True
+    assert cleared == ["", "", None, None]  # the list, the search box, the department and section filters
+    detail, transfer, *_ = h.detail(json.dumps([fake.measures[0].doc_id, None, "保障措施"]))  # by title
+    assert transfer["value"] == "转办：「保障措施」，责任单位：市工业和信息化局、市司法局、市应急局"
     assert "没有找到" in h.detail('["nope", 99, "x"]')[0]
 
 
@@ -320,10 +321,10 @@ def test_department_filter_lists_unnumbered_measures_too():
     from ui.app import _Handlers
 
     fake = FakeAssistant()
-    listing, query, section = _Handlers(lambda: fake, None).by_department("市工业和信息化局")
+    listing, query, section, measure, detail, transfer = _Handlers(lambda: fake, None).by_department("市工业和信息化局")
     assert "市工业和信息化局：共负责 4 条措施" in listing and "未能载入" not in listing
     assert listing.count('class="pq-card"') == 4 and "转办：「保障措施」" in listing
-    assert (query, section) == ("", None)
+    assert (query, section, measure, detail, transfer["visible"]) == ("", None, None, "", False)
 
 
 def test_searching_a_departments_short_name_lists_what_it_is_responsible_for():
@@ -331,9 +332,9 @@ def test_searching_a_departments_short_name_lists_what_it_is_responsible_for():
 
     fake = FakeAssistant()
     h = _Handlers(lambda: fake, None)
-    listing, _, _ = h.search("工信局")  # no measure's text says 工信局; the parentheses say 工业和信息化局
+    listing, *_ = h.search("工信局")  # no measure's text says 工信局; the parentheses say 工业和信息化局
     assert "市工业和信息化局：共负责 4 条措施" in listing
-    listing, _, _ = h.search("人才")
+    listing, *_ = h.search("人才")
     assert "与「人才」相关的措施：共 1 条" in listing and "第15条" in listing
 
 

@@ -386,3 +386,72 @@ def _assert_fits(page, answer, width):
 def _assert_no_horizontal_scroll(page, width):
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"page is {scroll_width}px wide in a {width}px window"
+
+
+# --- on a phone ------------------------------------------------------------------------------
+
+PHONE = dict(width=390, height=844)
+
+# true when the first line of an answer's text is on screen: inside the viewport, and the element
+# drawn at that point is the answer's text (not clipped by the chat panel, not covered)
+LEAD_LINE_ON_SCREEN = """(answer) => {
+  const lead = answer.querySelector(".pq-answer-text");
+  if (!lead) return false;
+  const range = document.createRange();
+  range.selectNodeContents(lead);
+  const line = range.getClientRects()[0] || lead.getBoundingClientRect();
+  const x = line.left + Math.min(16, line.width / 2), y = line.top + line.height / 2;
+  if (y < 0 || y > window.innerHeight || x < 0 || x > window.innerWidth) return false;
+  const hit = document.elementFromPoint(x, y);
+  return !!hit && lead.contains(hit);
+}"""
+
+
+def test_on_a_phone_each_new_answer_opens_at_its_first_line(browser, base_url):
+    """A long answer used to scroll the chat to its end, its lead line out of view."""
+    session = open_ui(browser, base_url, **PHONE)
+    page = session.page
+    try:
+        for n, question in enumerate(["工信局负责哪些措施？", SMART_FACTORY, "贷款难怎么办？", "工信局负责哪些措施？"]):
+            # typing on a phone scrolls the page down to the box, below the chat panel
+            page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+            answer = ask(session, question)
+            page.wait_for_function(LEAD_LINE_ON_SCREEN, arg=answer.element_handle())
+            page.screenshot(path=artifact_path(f"phone-answer-{n}.png"))
+        assert session.page_errors == [] and session.failed_requests == []
+    finally:
+        page.context.close()
+
+
+def _page_top(locator) -> float:
+    """Where an element starts, in page coordinates (0: the top of the page)."""
+    return locator.evaluate("el => el.getBoundingClientRect().top + window.scrollY")
+
+
+def test_on_a_phone_the_lookup_pickers_come_before_the_list(browser, base_url):
+    """The measure picker used to sit under the list: 22 cards, 8,112 px down on a phone."""
+    session = open_ui(browser, base_url, **PHONE)
+    page = session.page
+    try:
+        open_lookup(page)
+        choose(page, "pq-department", "市工业和信息化局（22）")
+        results = page.locator("#pq-results")
+        results.get_by_text("市工业和信息化局：共负责 22 条措施").wait_for()
+        assert results.locator(".pq-card").count() == 22
+        picker = page.locator("#pq-measure")
+        box = picker.bounding_box()
+        assert _page_top(picker) + box["height"] <= PHONE["height"], "the measure picker is below the first screen"
+        assert _page_top(picker) < _page_top(results)
+        page.screenshot(path=artifact_path("phone-lookup-list.png"))
+
+        choose(page, "pq-measure", "第15条 强化人才支撑")
+        detail = page.locator("#pq-detail .pq-detail")
+        detail.wait_for()
+        assert _page_top(detail) < PHONE["height"]  # the detail opens right under the pickers
+        transfer = page.locator("#pq-transfer textarea, #pq-transfer input").first
+        assert transfer.input_value().startswith("转办：第15条「强化人才支撑」")
+        assert results.locator(".pq-card").count() == 0  # the list gave way to the detail
+        page.screenshot(path=artifact_path("phone-lookup-detail.png"))
+        assert session.page_errors == [] and session.failed_requests == []
+    finally:
+        page.context.close()

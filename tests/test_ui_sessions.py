@@ -171,6 +171,19 @@ def test_no_more_sessions_than_the_cap_are_held(short_lived_ui):
         assert len(holder.session_data) <= 5
 
 
+def test_a_page_whose_session_expired_still_works(short_lived_ui):
+    """Its pickers' choices went with its session: the handlers check the values themselves."""
+    ui, client = short_lived_ui
+    page = client.session()
+    page.load()
+    eventually(lambda: not ui.demo.state_holder.session_data, "the session forgotten")
+    by_department = client.fn_index("by_department")
+    listing = page.event(by_department, ["市工业和信息化局"]).data[0]
+    assert "市工业和信息化局：共负责 4 条措施" in listing
+    assert "没有找到单位「不存在的局」" in page.event(by_department, ["不存在的局"]).data[0]
+    assert "请从列表中选择" in page.event(client.fn_index("detail"), ["第9条"]).data[0]
+
+
 def test_the_reaper_forgets_by_the_clock():
     """A unit check of the rule, on a fake clock: no event and no open heartbeat for the idle time."""
 

@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
@@ -114,6 +115,53 @@ details.pq-sources > summary { cursor: pointer; color: var(--link-text-color, va
 }
 """
 
+# Runs in the page after each answer arrives. The chatbot does not scroll to its end (a long answer
+# would show its last card, its lead line scrolled away, as on a 390 px phone): this brings the
+# newest question to the top of the chat panel with the start of its answer under it, then makes
+# sure the answer's first line is on screen. It waits for the page to render the new exchange
+# (each question carries a fresh pq-q-<key> class, render.question_html).
+SHOW_NEWEST_ANSWER = """
+() => {
+  const chat = document.getElementById("pq-chat");
+  if (!chat) return;
+  const keyOf = (el) => ((el && el.className.match(/pq-q-([0-9a-f]+)/)) || [])[1];
+  const scroller = (el) => {
+    for (let node = el.parentElement; node && node !== chat.parentElement; node = node.parentElement) {
+      if (/(auto|scroll)/.test(getComputedStyle(node).overflowY) && node.scrollHeight > node.clientHeight) return node;
+    }
+    return null;
+  };
+  const show = (tries) => {
+    const asked = chat.querySelectorAll(".pq-question");
+    const question = asked[asked.length - 1];
+    const key = keyOf(question);
+    const bots = chat.querySelectorAll("[data-testid='bot']");
+    const answer = bots[bots.length - 1];
+    const rendered = question && answer && answer.querySelector(".pq-answer") &&
+      (question.compareDocumentPosition(answer) & Node.DOCUMENT_POSITION_FOLLOWING);
+    if (!rendered || key === window.pqShownQuestion) {
+      if (question && tries < 120) requestAnimationFrame(() => show(tries + 1));
+      return;
+    }
+    window.pqShownQuestion = key;
+    const lead = answer.querySelector(".pq-answer-text") || answer.querySelector(".pq-answer");
+    const panel = scroller(question);
+    if (panel) {
+      const top = panel.getBoundingClientRect().top;
+      const fromQuestion = question.getBoundingClientRect().top - top - 8;
+      const fromLead = lead.getBoundingClientRect().top - top - 8;
+      // the question at the top, unless it is so long that the answer would start below the panel
+      panel.scrollTop += fromLead - fromQuestion < panel.clientHeight - 64 ? fromQuestion : fromLead;
+    }
+    const leadTop = lead.getBoundingClientRect().top;
+    if (leadTop < 0 || leadTop + 48 > window.innerHeight) {
+      window.scrollBy({ top: leadTop - Math.min(160, window.innerHeight / 4) });
+    }
+  };
+  requestAnimationFrame(() => show(0));
+}
+"""
+
 
 class Assistant(Protocol):
     """What the UI asks of the answering engine (assistant.service.PolicyAssistant)."""
@@ -165,7 +213,7 @@ class _Handlers:
         if not question:
             return chat, history, gr.skip(), "", gr.skip()
         chat = list(chat or [])
-        chat.append({"role": "user", "content": render.question_html(question)})
+        chat.append({"role": "user", "content": render.question_html(question, key=secrets.token_hex(6))})
         if len(question) > MAX_QUESTION_CHARS:
             chat.append(
                 {"role": "assistant", "content": render.error_html(f"问题太长了（{len(question)} 字），请控制在 {MAX_QUESTION_CHARS} 字以内。")}
@@ -251,25 +299,37 @@ class _Handlers:
             _header_html(documents),
         )
 
+    # Each way of showing something in the lookup tab (a search, a department, a section, one
+    # measure) clears the others, so the pickers shown always match what is shown below them.
+
+    @staticmethod
+    def _no_detail():
+        """Clears the measure picker, the detail and the 转办 line (hidden while empty)."""
+        return None, "", gr.update(value="", visible=False)
+
     def search(self, query: str):
+        """Returns the list, clears the department and section filters, and the detail."""
         query = (query or "").strip()
         if not query:
-            return render.message_html("请输入关键词，例如：智能工厂、贷款、人才、工信局。"), gr.skip(), gr.skip()
+            return render.message_html("请输入关键词，例如：智能工厂、贷款、人才、工信局。"), *[gr.skip()] * 5
         department = alias_table(d.name for d in self.assistant.departments()).get(query)
         if department is not None:  # 工信局: the department's complete list, as the filter gives it
-            listing, _, _ = self.by_department(department)
-            return listing, None, None
+            listing, *_ = self.by_department(department)
+            return listing, None, None, *self._no_detail()
         found = self.assistant.lookup(query)
         heading = f"与「{query}」相关的措施：共 {len(found)} 条"
-        return render.measure_list_html(heading, found, self._doc_titles()), None, None
+        return render.measure_list_html(heading, found, self._doc_titles()), None, None, *self._no_detail()
 
     def by_department(self, name: str | None):
-        """Returns the list, and clears the search box and the section filter."""
+        """Returns the list, clears the search box, the section filter and the detail. ``name`` is a
+        full name, or a short one (工信局) typed into the picker."""
         if not name:
-            return gr.skip(), gr.skip(), gr.skip()
-        department = next((d for d in self.assistant.departments() if d.name == name), None)
+            return (gr.skip(),) * 6
+        departments = self.assistant.departments()
+        name = alias_table(d.name for d in departments).get(name, name)
+        department = next((d for d in departments if d.name == name), None)
         if department is None:
-            return render.message_html(f"没有找到单位「{name}」，文件可能已更新，请刷新页面。"), "", None
+            return render.message_html(f"没有找到单位「{name}」，文件可能已更新，请刷新页面。"), "", None, *self._no_detail()
         measures = []
         for ref in department.measures:
             m = self._get_measure(ref.doc_id, ref.number, ref.title)
@@ -280,26 +340,37 @@ class _Handlers:
         heading = f"{name}：共负责 {len(department.measures)} 条措施"
         if len(measures) < len(department.measures):
             heading += f"（其中 {len(department.measures) - len(measures)} 条未能载入）"
-        return render.measure_list_html(heading, measures, self._doc_titles()), "", None
+        return render.measure_list_html(heading, measures, self._doc_titles()), "", None, *self._no_detail()
 
     def by_section(self, key: str | None):
-        """Returns the list, and clears the search box and the department filter."""
+        """Returns the list, clears the search box, the department filter and the detail."""
         if not key:
-            return gr.skip(), gr.skip(), gr.skip()
-        doc_id, section = json.loads(key)
+            return (gr.skip(),) * 6
+        try:
+            doc_id, section = json.loads(key)
+        except (ValueError, TypeError):  # typed into the picker, or a page older than the corpus
+            return render.message_html(f"没有找到部分「{key}」，请从列表中选择。"), "", None, *self._no_detail()
         doc = next((d for d in self.assistant.documents() if d.doc_id == doc_id), None)
         measures = [m for m in doc.measures if m.section == section] if doc else []
-        return render.measure_list_html(f"{section or '（未分部分）'}：共 {len(measures)} 条", measures), "", None
+        listing = render.measure_list_html(f"{section or '（未分部分）'}：共 {len(measures)} 条", measures)
+        return listing, "", None, *self._no_detail()
 
     def detail(self, key: str | None):
+        """Returns the detail and the 转办 line, and clears the list with its three filters."""
         if not key:
-            return gr.skip(), gr.skip()
-        doc_id, number, title = json.loads(key)
+            return (gr.skip(),) * 6
+        cleared = ("", "", None, None)  # results, search box, department, section
+        try:
+            doc_id, number, title = json.loads(key)
+        except (ValueError, TypeError):  # typed into the picker, or a page older than the corpus
+            return render.message_html(f"没有找到措施「{key}」，请从列表中选择。"), gr.update(value="", visible=False), *cleared
         measure = self._get_measure(doc_id, number, title)
         if measure is None:
-            return render.message_html("没有找到这条措施，文件可能已更新，请刷新页面。"), ""
+            message = render.message_html("没有找到这条措施，文件可能已更新，请刷新页面。")
+            return message, gr.update(value="", visible=False), *cleared
         doc_title = next((d.title for d in self.assistant.documents() if d.doc_id == doc_id), None)
-        return render.measure_detail_html(measure, doc_title), render.transfer_line(measure)
+        transfer = gr.update(value=render.transfer_line(measure), visible=True)
+        return render.measure_detail_html(measure, doc_title), transfer, *cleared
 
 
 def _header_html(documents) -> str:
@@ -333,6 +404,7 @@ def build_ui(get_assistant: Callable[[], Assistant | None], feedback: FeedbackSt
                     latex_delimiters=[],
                     buttons=[],
                     placeholder="请在下方输入您的问题，或点击示例问题。",
+                    autoscroll=False,  # SHOW_NEWEST_ANSWER scrolls to the start of an answer, not its end
                 )
                 with gr.Row(equal_height=False, elem_classes="pq-inputrow"):
                     question = gr.Textbox(
@@ -364,6 +436,8 @@ def build_ui(get_assistant: Callable[[], Assistant | None], feedback: FeedbackSt
                     status = gr.Markdown("", elem_id="pq-feedback-status")
 
             with gr.Tab("政策查询", id="lookup"):
+                # every picker at the top, what they show below: on a phone a list of 22 cards is
+                # thousands of pixels long, and a picker under it would be out of reach
                 with gr.Row(equal_height=False, elem_classes="pq-inputrow"):
                     query = gr.Textbox(
                         label="关键词搜索（列出全部相关措施）",
@@ -373,14 +447,18 @@ def build_ui(get_assistant: Callable[[], Assistant | None], feedback: FeedbackSt
                         elem_id="pq-query",
                     )
                     search = gr.Button("搜索", variant="primary", scale=0, min_width=72, elem_id="pq-search")
+                # allow_custom_value: the handlers check every value themselves, so a page whose
+                # session has expired (its choices forgotten, ui/sessions.py) still works
+                pickers = dict(choices=[], min_width=240, allow_custom_value=True)
                 with gr.Row():
-                    department = gr.Dropdown(label="按责任单位", choices=[], min_width=240, elem_id="pq-department")
-                    section = gr.Dropdown(label="按部分浏览", choices=[], min_width=240, elem_id="pq-section")
-                results = gr.HTML(render.message_html("输入关键词，或选择责任单位、部分。"), elem_id="pq-results", js_on_load=None)
-                gr.Markdown("### 措施详情")
-                measure = gr.Dropdown(label="按条目编号查看", choices=[], elem_id="pq-measure")
-                transfer = gr.Textbox(label="转办（可复制）", interactive=False, buttons=["copy"], elem_id="pq-transfer")
+                    department = gr.Dropdown(label="按责任单位", elem_id="pq-department", **pickers)
+                    section = gr.Dropdown(label="按部分浏览", elem_id="pq-section", **pickers)
+                    measure = gr.Dropdown(label="按条目查看", elem_id="pq-measure", **pickers)
+                transfer = gr.Textbox(label="转办（可复制）", interactive=False, buttons=["copy"], visible=False,
+                                      elem_id="pq-transfer")
                 detail = gr.HTML("", elem_id="pq-detail", js_on_load=None)
+                results = gr.HTML(render.message_html("输入关键词，或选择责任单位、部分、条目。"), elem_id="pq-results",
+                                  js_on_load=None)
 
             with gr.Tab("文件信息", id="documents"):
                 documents = gr.HTML(render.message_html("正在载入……"), elem_id="pq-documents", js_on_load=None)
@@ -388,10 +466,11 @@ def build_ui(get_assistant: Callable[[], Assistant | None], feedback: FeedbackSt
         # The chatbot is an output only: as an input its HTML would travel back with every question,
         # and a few long answers (a department's 22 measures) pass the app's limit on request bodies.
         ask_io = dict(inputs=[question, messages, history], outputs=[chat, messages, history, last, question, status])
-        send.click(h.ask_and_show, **ask_io)
-        question.submit(h.ask_and_show, **ask_io)
+        send.click(h.ask_and_show, **ask_io).then(None, js=SHOW_NEWEST_ANSWER)
+        question.submit(h.ask_and_show, **ask_io).then(None, js=SHOW_NEWEST_ANSWER)
         for button in examples:  # the question is put into the box in the page, then asked
-            button.click(None, inputs=button, outputs=question, js="(q) => q").then(h.ask_and_show, **ask_io)
+            (button.click(None, inputs=button, outputs=question, js="(q) => q")
+             .then(h.ask_and_show, **ask_io).then(None, js=SHOW_NEWEST_ANSWER))
         cleared = [chat, messages, history, last, question, comment, status]
         clear.click(h.clear, outputs=cleared, concurrency_limit=None)
         # the chatbot's own trash icon empties the display only: forget the conversation too
@@ -399,13 +478,14 @@ def build_ui(get_assistant: Callable[[], Assistant | None], feedback: FeedbackSt
         up.click(lambda last_, c: h.vote("up", last_, c), inputs=[last, comment], outputs=[status, comment, last])
         down.click(lambda last_, c: h.vote("down", last_, c), inputs=[last, comment], outputs=[status, comment, last])
 
-        # each way of listing clears the other two, so the filters shown match the list shown;
+        # each way of showing something clears the others, so the pickers shown match what is shown;
         # .input (user action only) rather than .change, so clearing does not fire them again
-        search.click(h.search, inputs=query, outputs=[results, department, section])
-        query.submit(h.search, inputs=query, outputs=[results, department, section])
-        department.input(h.by_department, inputs=department, outputs=[results, query, section])
-        section.input(h.by_section, inputs=section, outputs=[results, query, department])
-        measure.input(h.detail, inputs=measure, outputs=[detail, transfer])
+        search_io = dict(inputs=query, outputs=[results, department, section, measure, detail, transfer])
+        search.click(h.search, **search_io)
+        query.submit(h.search, **search_io)
+        department.input(h.by_department, inputs=department, outputs=[results, query, section, measure, detail, transfer])
+        section.input(h.by_section, inputs=section, outputs=[results, query, department, measure, detail, transfer])
+        measure.input(h.detail, inputs=measure, outputs=[detail, transfer, results, query, department, section])
         demo.load(h.load_choices, outputs=[department, section, measure, documents, header])
 
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)

@@ -209,8 +209,12 @@ def answer_html(response: AskResponse, get_measure: MeasureGetter) -> str:
     return f'<div class="{css}">{body}</div>'
 
 
-def question_html(question: str) -> str:
-    return f'<div class="pq-question">{_text(question)}</div>'
+def question_html(question: str, key: str | None = None) -> str:
+    """The user's message. ``key`` (hex digits) names this question in the page, as the class pq-q-<key>."""
+    if key is not None and not re.fullmatch(r"[0-9a-f]+", key):
+        raise ValueError(f"a question key is hex digits, got {key!r}")
+    css = f"pq-question pq-q-{key}" if key else "pq-question"
+    return f'<div class="{css}">{_text(question)}</div>'
 
 
 def error_html(message: str) -> str:
