@@ -238,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retriever", choices=["bm25", "dense", "hybrid", "all"], default="hybrid")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--out", help="report folder (default: a new time-stamped folder under $POLICYQA_HOME/reports/)")
-    p.add_argument("--corpus")
+    p.add_argument("--corpus", help="the corpus folder (default: the one the question file's header names)")
+    p.add_argument("--split", choices=["all", "tune", "test"], default="all",
+                   help="score one part of the questions (reports quote the test part)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="print build time, latency, throughput and memory figures")

@@ -67,14 +67,21 @@ def main(args) -> int:
         _say(f"error: {exc}")
         return 2
 
-    overrides = {"corpus": Path(args.corpus)} if getattr(args, "corpus", None) else {}
+    # the corpus the question file names (its header), unless --corpus says otherwise
+    corpus = getattr(args, "corpus", None) or questions.corpus
+    overrides = {"corpus": Path(corpus)} if corpus else {}
     settings = Settings(**overrides)
     out_dir = Path(args.out) if getattr(args, "out", None) else new_report_dir(settings.home)
     assistant = _build_assistant(settings)
     try:
-        check_question_set(questions, assistant.documents())
+        questions = check_question_set(questions, assistant.documents())
     except QuestionFileError as exc:
         _say(f"error: {exc}")
+        return 2
+    split = getattr(args, "split", None) or "all"
+    questions = questions.part(split)
+    if not len(questions):
+        _say(f"error: no question of {questions.path} is in the {split!r} part; use --split all, tune or test")
         return 2
     known_departments = [d.name for d in assistant.departments()]
 
@@ -335,7 +342,9 @@ def report_data(runs: Sequence[Run], questions: QuestionSet, k: int, settings=No
                                     for o in run.outcomes if o.unsupported],
             "errors": [{"id": o.question.id, "error": o.error} for o in run.outcomes if o.error],
             "results": [{"id": o.question.id, "type": o.question.type, "found": o.found, "intent": o.intent,
-                         "ranking": [key for _, key in o.ranking], "departments": list(o.departments),
+                         "ranking": [key for _, key in o.ranking],
+                         "ranking_documents": [doc for doc, _ in o.ranking], "split": o.question.split,
+                         "departments": list(o.departments),
                          "latency_ms": round(o.latency_ms, 2), "correct": not metrics.reasons_wrong(o)}
                         for o in run.outcomes],
         }

@@ -205,7 +205,8 @@ class FakeAssistant:
 
     def _citation(self, m: MeasureOut, quote: str) -> Citation:
         return Citation(doc_id=m.doc_id, doc_title=DOC_TITLE, measure_number=m.number, measure_title=m.title,
-                        section=m.section, departments=m.departments, quote=quote, score=1.0)
+                        section=m.section, departments=m.departments, quote=quote, score=1.0,
+                        measure_key=m.key or (str(m.number) if m.number is not None else None), measure_label=m.label)
 
     def _last_answer_measures(self, history: list[dict] | None) -> list[MeasureOut]:
         for turn in reversed(history or []):

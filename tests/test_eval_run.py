@@ -89,7 +89,7 @@ def test_eval_main_with_the_real_assistant(tmp_path, settings, monkeypatch, caps
     assert data["index_version"]
     hybrid = {r["id"]: r for r in data["retrievers"]["hybrid"]["results"]}
     assert hybrid["t6"]["found"] and hybrid["t6"]["intent"] == "docfact"
-    assert hybrid["t4"]["ranking"][:1] == [14]  # a department question answered from its measure
+    assert hybrid["t4"]["ranking"][:1] == ["14"]  # a department question answered from its measure (its key)
 
 
 @pytest.mark.slow
@@ -129,7 +129,8 @@ class FakeAssistant:
         answer, found, numbers = self.script.get(question, ("抱歉，没有找到。", False, []))
         citations = [Citation(doc_id=D, doc_title="方案", measure_number=n if isinstance(n, int) else None,
                               measure_title=n if isinstance(n, str) else f"措施{n}", section="", departments=[],
-                              quote=answer, score=1.0) for n in numbers]
+                              quote=answer, score=1.0, measure_key=str(n) if isinstance(n, int) else None)
+                     for n in numbers]
         return FakeResponse(answer, found, citations)
 
 
@@ -180,7 +181,7 @@ def test_an_exception_while_asking_is_recorded_not_raised():
     from eval.questions_file import Question
     from eval.run import ask_one
 
-    question = Question(id="x", type="keyword", question="炸了", gold_measures=(1,), should_find=True)
+    question = Question(id="x", type="keyword", question="炸了", gold=((D, "1"),), should_find=True)
     outcome = ask_one(FakeAssistant({}), question, 5, [])
     assert outcome.error.startswith("RuntimeError: boom (test_eval_run.py:")
     assert metrics.reasons_wrong(outcome)[0].startswith("error: RuntimeError: boom")
