@@ -40,9 +40,10 @@ def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str]
             continue
         asked = assistant.understand(q.question, None, 3, context)
         lexical = asked.lexical
-        if asked.intent.kind != "search" or asked.scope.uncovered or context.foreign_terms(lexical, asked.scope)[0] \
-                or (asked.lang == "zh" and context.nothing_in_scope(lexical, asked.scope)):
-            continue  # answered by form, or refused by the rules that run before the model
+        if asked.intent.kind != "search" or asked.scope.uncovered:
+            continue  # answered by form, or refused for its place before any search
+        # questions the rules refuse first (foreign terms, nothing in scope) are kept: they show the model
+        # what out-of-scope questions look like, which a handful left after the rules cannot
         vector = context.searcher.encode(q.question)
         hits = context.search(lexical, k=1, scope=asked.scope, vector=vector)
         features = context.refusal_features(lexical, vector, hits, asked.scope)
@@ -55,6 +56,9 @@ def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str]
     return np.array(rows, dtype=float), np.array(labels, dtype=bool), texts, np.array(foreign, dtype=bool)
 
 
+C = 0.5  # L2 strength: a few dozen out-of-scope questions support only a smooth boundary
+
+
 def fit(x: np.ndarray, y: np.ndarray, columns: list[int], max_false: float) -> dict:
     from sklearn.linear_model import LogisticRegression
 
@@ -62,7 +66,7 @@ def fit(x: np.ndarray, y: np.ndarray, columns: list[int], max_false: float) -> d
     mean, scale = x.mean(0), x.std(0)
     scale[scale == 0] = 1.0
     z = (x - mean) / scale
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(z, y)
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(z, y)
     p = model.predict_proba(z)[:, 1]
     in_scope = np.sort(p[~y])
     allowed = int(np.floor(max_false * len(in_scope)))
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         data = {"embedder": embedder_name if name != "lexical" else "lexical", "features": list(features), **fitted,
                 "covered_at": 0.9, "fitted": time.strftime("%Y-%m-%d"), "fitted_on": sources, "split": "tune",
                 "questions": {"in_scope": int((~yy).sum()), "out_of_scope": int(yy.sum())},
-                "how": "python -m eval.calibrate (scikit-learn LogisticRegression, class_weight=balanced, C=1)"}
+                "how": f"python -m eval.calibrate (scikit-learn LogisticRegression, class_weight=balanced, C={C})"}
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         written.append(path)
     print("written: " + ", ".join(str(p) for p in written))

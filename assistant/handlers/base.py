@@ -136,10 +136,17 @@ class Context:
                 and re.search(r"\w", w)]
 
     def nothing_in_scope(self, question: str, scope: Scope) -> bool:
-        """None of the question's content words occurs in its documents (威海市GDP是多少？): nothing to answer from."""
+        """Neither the question's content words nor the policy words its lay phrasing stands for
+        (index/data/expansion.tsv) occur in its documents (威海市GDP是多少？): nothing to answer from.
+
+        A paraphrase such as 造船厂 / 借钱难 is kept: its expansion (船舶, 融资) is in the text."""
+        from index.expansion import expansion_terms
+
         words = self.content_words(question, scope)
         text = scope_text(self.catalog, None if scope.everything else scope.doc_ids)
-        return bool(words) and not any(w in text for w in words)
+        if not words or any(w in text for w in words):
+            return False
+        return not any(term in text for term in expansion_terms(strip_names(question, scope)).split())
 
     # -- what the corpus covers ----------------------------------------------------------------
     def coverage(self, scope: Scope | None = None) -> str:
