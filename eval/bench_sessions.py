@@ -24,6 +24,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -251,7 +252,8 @@ def free_port() -> int:
 
 
 def run(sessions: int, questions: int, idle: float, workers: int) -> int:
-    home = Path(os.environ.get("POLICYQA_HOME") or tempfile.mkdtemp(prefix="policyqa-bench-sessions-"))
+    given = os.environ.get("POLICYQA_HOME")
+    home = Path(given or tempfile.mkdtemp(prefix="policyqa-bench-sessions-"))
     server = Server(free_port(), idle, home)
     rows: list[tuple[str, str]] = []
 
@@ -299,6 +301,8 @@ def run(sessions: int, questions: int, idle: float, workers: int) -> int:
         return 0 if growth <= GROWTH_TARGET_MIB and flat else 1
     finally:
         server.stop()
+        if not given:  # a data folder of its own: removed, index and all
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
