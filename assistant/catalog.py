@@ -138,6 +138,13 @@ class Catalog:
                 out[doc_id] = names
         return out
 
+    def without_departments(self, text: str, doc_ids=None) -> str:
+        """``text`` with every department name of the documents (any alias: 市工信局) blanked out."""
+        for doc_id, matcher in self.department_matchers.items():
+            if (doc_ids is None or doc_id in doc_ids) and matcher.pattern is not None:
+                text = matcher.pattern.sub(" ", text)
+        return text
+
     @cached_property
     def department_aliases(self) -> dict[str, dict[str, str]]:
         """Per document: every way to name its departments → its full name (工信局 → 市工业和信息化局).

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from assistant.catalog import DOC_TYPES
 from corpus.departments import find_departments as _find_departments
 from corpus.numerals import to_int
+from index.tokenization import normalize_text
+
+WORDS = Path(__file__).parent / "data" / "words"
+
+
+def _words(name: str) -> frozenset[str]:
+    """The words of ``assistant/data/words/<name>`` (whitespace-separated; ``#`` starts a comment line)."""
+    lines = (WORDS / name).read_text(encoding="utf-8").splitlines()
+    return frozenset(w for line in lines if not line.lstrip().startswith("#") for w in line.split())
 
 IntentKind = Literal["measure", "part", "department", "list", "topics", "docfact", "documents", "followup", "search"]
 Fact = Literal["doc_number", "issued_on", "issuer", "count", "title", "recipients", "publicity", "approval",
@@ -33,7 +43,7 @@ DOC_FACTS: dict[str, re.Pattern[str]] = {
                            r"|试行(?:多长|多久|期)|实施期限|期限多长|还有效|是否有效|过期|失效|到期"),
     "issued_on": re.compile(r"印发日期|发布日期|发文日期|成文日期|印发时间|发布时间|出台时间"
                             r"|(?:什么时候|哪天|哪一天|什么时间|何时|几号)(?:印发|发布|出台|下发|发的|修订|修正|通过|公布)"
-                            r"|(?:印发|发布|出台|修订|修正|通过)(?:于|是在)?(?:哪天|哪一天|何时|什么时候)|日期"),
+                            r"|(?:印发|发布|出台|修订|修正|通过)(?:于|是在|是)?(?:哪天|哪一天|何时|什么时候)|日期"),
     "issuer": re.compile(r"发文机关|发文单位|发布单位|印发单位|哪个(?:单位|部门|机关)(?:印发|发布|发的)|谁(?:印发|发布|发的)"),
     "count": re.compile(r"(?:多少|几)(?:条|條|项|個|个)(?:措施|任务)?|(?:措施|任务|条款|條文)(?:一共|总共|共)?有?(?:多少|几)"),
     "title": re.compile(r"文件(?:名称|标题|全称)|叫什么(?:文件|名字)?|(?:标题|名称|全称)是什么|是(?:什么|哪个|哪份)(?:文件|政策|规定)"),
@@ -45,32 +55,27 @@ DOC_WORDS = re.compile(r"文件|方案|政策|文|通知|这份|本|办法|意�
 DOCUMENT_LIST = re.compile(r"(?:有|收录|包括|包含|发了|发布了|出台了|有没有)(?:了)?(?:哪些|什么|几个|多少|几份).{0,12}?"
                            r"(?:文件|政策文件|法规|规章|条例|办法|政策)|(?:文件|政策|法规)(?:有|都有)(?:哪些|什么)"
                            r"|最新的?(?:文件|政策|法规)|哪些(?:文件|法规)|文件(?:列表|清单|目录)")
+DOC_BY_TOPIC = re.compile(r"(?P<topic>[\u4e00-\u9fffA-Za-z0-9]{2,12}?)(?:方面)?的?(?:那个|那份|这个|这份)"
+                          r"(?:文件|通知|政策|方案|意见|办法|措施|规定|计划)")
 DOCUMENTS_ABOUT = re.compile(r"(?:关于|有关|涉及|针对|支持)(?P<topic>[^，。？?]{1,15}?)(?:方面)?的(?:政策)?(?:文件|法规|政策)")
 # Words of a document-list question that name no topic (the documents' issuers and places are scopes).
-DOCUMENT_LIST_WORDS = frozenset("有 哪些 什么 收录 包括 包含 了 的 文件 政策 政策文件 法规 规章 条例 办法 最新 最近 几个 多少 几份 份 "
-                                "发 发布 出台 印发 都 是 吗 呢 和 及 与 地区 方面 一下 请问 现在 目前 本库 库里 "
-                                "没有 有没有 关于 国家 层面 地方 发了 发过 印发了 出台了 发布了 颁布 颁布了 你 你们 您 这里 那里 "
-                                "这儿 我 我们 系统 平台 库 里 中 目前为止 全部 所有".split())
+DOCUMENT_LIST_WORDS = _words("document_list.txt")
 DEPARTMENT_LIST = re.compile(r"负责|参与|承担|牵头|管|涉及|职责|有哪些|哪些|什么|多少|几条|几项|相关")
 LIST_WORDS = re.compile(
     r"哪些(?:措施|条|政策|条款|任务|举措)|哪几条|哪几项|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|所有|全部|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
 )
 # Words around the subject of a list question (所有跟新能源有关的措施有哪些 → 新能源).
-LIST_WORDS_AROUND = frozenset("""
-请 帮 帮我 帮忙 列出 列举 给出 一下 所有 全部 都 有 哪些 哪几条 哪几项 几条 几项 措施 政策 条款 内容 条目 条 项
-涉及到 涉及 关于 提到 提及 出现 被 跟 与 同 相关 有关 关系 的 了 是 吗 呢 里 里面 中 在 方案 文件 哪
-行动方案 行业 领域 方面 企业 能 可以 找到 支持 直接 一共 总共 分别 各 这个 那些 些 一些 哪里 之中 当中
-任务 举措 中的 当中的
-""".split())
+LIST_WORDS_AROUND = _words("list_around.txt")
 LIST_SEPARATORS = frozenset("、 / 和 与 及 以及 或 或者 ， ,".split())
 FOLLOWUP = re.compile(r"^(?:那|那么|还有|另外|再|其他|其它|别的|具体|这|该|它|上述|刚才|上面|前面)|这条|该条|这项|这个|这些|上述|刚才|它的|还有")
 ASK_DEPARTMENT = re.compile(r"哪个部门|哪些部门|什么部门|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|主管部门|归谁|归哪|由谁")
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
-FIGURE_ASKED = re.compile(r"(?P<figure>\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|家|个|项|人次|人|场|台（套）|台|万千瓦|千瓦))"
-                          r"\s*(?:这个数|这一数字)?(?:指的是|指|是指|说的是|讲的是|对应)(?:什么|哪个|哪项|啥)")
+FIGURE_ASKED = re.compile(r"(?P<figure>\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
+                          r"|万千瓦|千瓦|万吨|吨|万平方米|平方米|亩|所|座|处|批))\s*(?:这个数字?|这一数字|这个数据)?"
+                          r"(?:指的是|是指|指|说的是|讲的是|对应的是|对应|是)的?(?:什么|哪个|哪项|哪一项|哪方面|哪类|啥)")
 EACH = re.compile(r"分别|各自|各是")
 SEVERAL = re.compile(r"和|与|及|、|以及|还有")
-POINTS_BACK = re.compile(r"这条|该条|这项|该项|这个措施|该措施|上述|刚才|这些措施|它")
+POINTS_BACK = re.compile(r"这条|该条|这项|该项|这个措施|该措施|上述|刚才|这些措施|它|那条|那项|上面|前面|这个")
 QUOTED_TOPIC = re.compile(r"[“\"「『]([^”\"」』]{2,30})[”\"」』]")
 ASK_MORE = re.compile(r"还有(?:别的|其他|其它|什么|吗|呢)|别的|其他|其它|另外")
 
@@ -88,6 +93,7 @@ class Intent:
     asks_figure: bool = False
     asks_more: bool = False
     latest: bool = False  # 最新的文件
+    facts: tuple[Fact, ...] = ()  # every document fact asked (fact is the first of them)
 
 
 def _numbers(pattern: re.Pattern[str], text: str) -> tuple[int, ...]:
@@ -106,11 +112,7 @@ def measure_numbers(text: str) -> tuple[int, ...]:
 
 # Words that ask something without naming a topic (目标是多少？ 谁负责？): on their own,
 # after an earlier question, they refer back to it.
-GENERIC_ASKING = frozenset("""
-目标 多少 部门 单位 负责 哪个 哪些 谁 什么 要求 内容 具体 支持 政策 措施 怎么 怎么办 怎样 如何 办 吗 呢 吧 是 有 要 达到
-几 家 个 项 条 这 那 那么 还有 别的 其他 其它 另外 呢 的 了 能 可以 会 给 找 管 牵头 责任 主管 指标 数量 规模 时间 时候
-由 这条 该条 这项 上述 它 它们 这些
-""".split())
+GENERIC_ASKING = _words("asking.txt")
 
 
 def topic_words(question: str, words) -> list[str]:
@@ -171,14 +173,22 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     if parts:
         return Intent("part", numbers=parts, **flags)
 
+    facts: list[Fact] = []
+    sq = normalize_text(q)  # 辦法 → 办法, 修正 in traditional script: the patterns are written in simplified
     for fact, pattern in DOC_FACTS.items():
-        if pattern.search(q) and (fact != "count" or re.search(r"措施|任务|条", q)) and (
+        if pattern.search(sq) and (fact != "count" or re.search(r"措施|任务|条", sq)) and (
             fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count")
-            or DOC_WORDS.search(q) or (fact == "issued_on" and re.search(r"印发|发布|发文|成文|出台", q))
+            or DOC_WORDS.search(sq) or (fact == "issued_on" and re.search(r"印发|发布|发文|成文|出台|修订|修正", sq))
         ):
             if fact == "count" and LIST_WORDS.search(q) and list_topic(topic_q, words):
-                break  # 有几条涉及人工智能 → a list question with a count
-            return Intent("docfact", fact=fact, **flags)
+                continue  # 有几条涉及人工智能 → a list question with a count
+            if fact == "title" and _asks_about_a_topic(topic_q, words) and not DOC_BY_TOPIC.search(q):
+                continue  # 国家层面对农机购置补贴是什么政策？ asks what the policy says, not its title
+            facts.append(fact)
+    if facts:  # 哪个机关发的？一共有多少项措施？ → each fact asked, in the order of DOC_FACTS
+        by_topic = DOC_BY_TOPIC.search(topic_q)  # 外贸那个文件的文号: the document on that topic
+        return Intent("docfact", fact=facts[0], facts=tuple(facts), topic=by_topic.group("topic") if by_topic else "",
+                      **flags)
 
     departments = tuple(find_departments(q) if find_departments else _find_departments(q, known_departments))
     if departments and not flags["asks_department"] and (DEPARTMENT_LIST.search(q) or bare_keyword(q)):
@@ -201,12 +211,18 @@ def route(question: str, known_departments: list[str], has_history: bool = False
 
     if has_history and (FOLLOWUP.search(q) or not topic_words(topic_q, words)):
         return Intent("followup", **flags)
-    if POINTS_BACK.search(q) and not topic_words(topic_q, words):
+    if (POINTS_BACK.search(q) or FOLLOWUP.search(q)) and not topic_words(topic_q, words):
         return Intent("followup", **flags)  # 这条由哪个部门负责？ with nothing before it: ask which one
     bare = bare_keyword(q)
     if bare:  # 房车, LNG, 碳纤: every measure that mentions it, as the lookup lists them
         return Intent("list", topic=bare, **flags)
     return Intent("search", departments=departments, **flags)
+
+
+def _asks_about_a_topic(topic_q: str, words) -> bool:
+    """Whether a question words a subject besides the document itself (对农机购置补贴是什么政策)."""
+    return any(w not in DOCUMENT_LIST_WORDS and not DOC_WORDS.fullmatch(w)
+               for w in topic_words(topic_q, words))
 
 
 def bare_keyword(question: str) -> str | None:

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from assistant.catalog import DOC_WORDS, Catalog, DocInfo
+from assistant.catalog import DOC_TYPES, DOC_WORDS, Catalog, DocInfo
 from assistant.places import Place
 from index.tokenization import normalize_text
 
@@ -118,8 +118,10 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
                 words.append(variant)
     if named:
         return named, True, words
-    if not any(word in q for word in DOC_WORDS):
-        return set(), False, []
+    tokens = set(catalog.words(q))
+    if not any(word in tokens or (len(word) > 2 and word in q) for word in DOC_WORDS) \
+            and not tokens & set(DOC_TYPES):
+        return set(), False, []  # a word for a document, as a word of its own (规划 in 整体规划 is not one)
     # distinctive words of one title (综合保税区, 个人所得税): idf-weighted, at least one rare word
     n = len(catalog.infos)
     df: dict[str, int] = {}
@@ -128,8 +130,11 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
             df[word] = df.get(word, 0) + 1
     scores: dict[str, float] = {}
     hits_of: dict[str, list[str]] = {}
+    from index.expansion import expansion_terms
+
+    lay = set(expansion_terms(q).split())  # 个税 → 个人所得税: a title word said the lay way
     for info in catalog.infos:
-        hits = [w for w in info.keywords if w in q]
+        hits = [w for w in info.keywords if w in q or w in lay]
         if hits and min(df[w] for w in hits) <= max(1, n // 6):
             scores[info.doc_id] = sum(math.log((n + 1) / df[w]) for w in hits)
             hits_of[info.doc_id] = hits

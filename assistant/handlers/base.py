@@ -142,7 +142,9 @@ class Context:
         A paraphrase such as 造船厂 / 借钱难 is kept: its expansion (船舶, 融资) is in the text."""
         from index.expansion import expansion_terms
 
-        words = self.content_words(question, scope)
+        allowed = None if scope.everything else set(scope.doc_ids)
+        # a department's name says who, not what: 工信局局长 asks about 局长
+        words = self.content_words(self.catalog.without_departments(question, allowed), scope)
         text = scope_text(self.catalog, None if scope.everything else scope.doc_ids)
         if not words or any(w in text for w in words):
             return False

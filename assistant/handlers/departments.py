@@ -11,6 +11,7 @@ from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, department_sentence
 from assistant.models import AskResponse
 from corpus.records import Measure
+from index.tokenization import normalize_text
 
 ROLE_WORDS = {"lead": "牵头", "cooperate": "配合"}
 
@@ -22,9 +23,37 @@ def role_of(measure: Measure, name: str) -> str:
     return "负责" if measure.departments == [name] else "按职责分工负责"
 
 
+def asks_beyond_the_measures(asked: Asked, context: Context) -> bool:
+    """The question asks something of the department that no measure in scope speaks of
+    (市工业和信息化局的办公地址和联系电话？): of the words left after the department's name and the
+    asking words, no single measure holds even half. 市工信局负责哪些跟船舶有关的措施 keeps 船舶."""
+    catalog, scope = context.catalog, asked.scope
+    allowed = None if scope.everything else set(scope.doc_ids)
+    words = topic_words(asked, context)
+    if not words:
+        return False
+    texts = [text for (doc_id, _), text in catalog.normalized.items() if allowed is None or doc_id in allowed]
+    best = max((sum(w in text for w in words) for text in texts), default=0)
+    return best < len(words) / 2
+
+
+def topic_words(asked: Asked, context: Context) -> list[str]:
+    """The words of a department question besides the department and the asking (船舶 in
+    市工信局负责哪些跟船舶有关的措施？), normalized."""
+    from assistant.intents import DEPARTMENT_LIST
+
+    scope = asked.scope
+    allowed = None if scope.everything else set(scope.doc_ids)
+    rest = DEPARTMENT_LIST.sub(" ", context.catalog.without_departments(asked.text, allowed))
+    return [normalize_text(w) for w in context.content_words(rest, scope)
+            if not context.catalog.departments_in(w, allowed)]
+
+
 def answer_department(asked: Asked, context: Context) -> AskResponse:
     catalog, scope, namer = context.catalog, asked.scope, context.namer
     allowed = None if scope.everything else set(scope.doc_ids)
+    if asks_beyond_the_measures(asked, context):
+        return context.refusal(scope)
     per_document = catalog.departments_in(asked.text, allowed)
     if not per_document and asked.intent.departments:
         per_document = {d.doc_id: [n for n in asked.intent.departments if n in {x for m in d.measures
@@ -39,6 +68,7 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
     lines: list[str] = []
     citations = []
     total = 0
+    on_topic = topic_words(asked, context)
     for info in catalog.infos:
         names = per_document.get(info.doc_id)
         if not names:
@@ -46,9 +76,13 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
         document = info.document
         for name in names:
             mine = [m for m in document.measures if name in m.departments]
+            narrowed = [m for m in mine if all(w in catalog.normalized[(document.doc_id, m.key)] for w in on_topic)]
+            about = ""
+            if on_topic and narrowed:  # 工信局负责的跟船舶有关的措施: those of its measures that name 船舶
+                mine, about = narrowed, "涉及“" + "、".join(on_topic) + "”的"
             total += len(mine)
             prefix = namer.document(document) if catalog.multi else ""
-            lines.append(f"{prefix}{name}负责或参与的措施共{len(mine)}项：")
+            lines.append(f"{prefix}{name}负责或参与的{about}措施共{len(mine)}项：")
             for i, measure in enumerate(mine, start=1):
                 lines.append(f"{i}. {namer.measure(document, measure, with_document=False)}（{role_of(measure, name)}）")
                 sentence = department_sentence(measure)

@@ -114,25 +114,49 @@ def _citation(info: DocInfo, quote: str | None) -> Citation:
 
 
 def answer_docfact(asked: Asked, context: Context) -> AskResponse:
-    catalog, scope, fact = context.catalog, asked.scope, asked.intent.fact or "title"
+    """Each fact the question asks (``intent.facts``, in their order), for each document in scope."""
+    catalog, scope = context.catalog, asked.scope
+    facts = asked.intent.facts or (asked.intent.fact or "title",)
     infos = [i for i in catalog.infos if scope.allows(i.doc_id)]
     if not infos:
         return context.refusal(scope, text=scope.uncovered)
     lines, citations = [], []
+    if asked.intent.topic and len(infos) > 1:  # 外贸那个文件的文号: the document that is about 外贸
+        infos = _on_topic(asked.intent.topic, infos, scope, context)
+        lines.append(f"按「{asked.intent.topic}」找到的文件：")
     for info in infos:
-        line, quote = _fact(info, fact, context)
-        lines.append((f"{info.name()}：" if len(infos) > 1 else "") + line + "。")
-        record = _record_of(info.document, quote) if fact in ("validity", "count") else None
-        if record is not None and fact == "validity":  # the clause it rests on, e.g. 第十九条 …试行一年
-            citations.append(context.cite(Evidence(info.document, record, [], 1.0), quote=quote))
-        citations.append(_citation(info, quote))
-    if fact == "count" and len(infos) > 1:
+        answered = []
+        for fact in facts:
+            line, quote = _fact(info, fact, context)
+            answered.append(line)
+            record = _record_of(info.document, quote) if fact in ("validity", "count") else None
+            if record is not None and fact == "validity":  # the clause it rests on, e.g. 第十九条 …试行一年
+                citations.append(context.cite(Evidence(info.document, record, [], 1.0), quote=quote))
+            if not any(c.doc_id == info.doc_id and c.quote == (quote or info.document.title) for c in citations):
+                citations.append(_citation(info, quote))
+        lines.append((f"{info.name()}：" if len(infos) > 1 else "") + "；".join(answered) + "。")
+    fact = facts[0]
+    if fact == "count" and len(infos) > 1 and len(facts) == 1:
         total = sum(len([m for m in i.document.measures if m.number is not None and m.kind == "measure"])
                     for i in infos)
         lines.insert(0, f"{len(infos)}份文件合计{total}条编号措施，分别为：")
     elif len(infos) > 1:
         lines.insert(0, f"未指明文件，以下列出{len(infos)}份文件的情况（可在问题中写明文件名称或地区）：")
     return AskResponse(answer="\n".join(lines), found=True, intent="docfact", citations=citations)
+
+
+def _on_topic(topic: str, infos: list[DocInfo], scope, context: Context) -> list[DocInfo]:
+    """The documents a topic names: those whose title holds it (or the policy word it stands for),
+    else the document of the measure that matches it best. ``infos`` when nothing matches."""
+    from index.expansion import expansion_terms
+    from index.tokenization import normalize_text
+
+    terms = [normalize_text(topic), *expansion_terms(topic).split()]
+    titled = [i for i in infos if any(t and t in normalize_text(i.document.title + i.short_title) for t in terms)]
+    if titled:
+        return titled
+    hits = context.search(topic, k=1, scope=scope)
+    return [i for i in infos if hits and i.doc_id == hits[0].doc_id] or infos
 
 
 def answer_documents(asked: Asked, context: Context) -> AskResponse:

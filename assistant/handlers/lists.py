@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body
@@ -25,12 +27,20 @@ def _matching(topic: str, scope: Scope, context: Context) -> tuple[list[tuple[Do
     hits close to the best one when the topic is in scope at all.
     """
     catalog = context.catalog
-    alternatives = [normalize_text(a) for a in topic.split("、") if a.strip()]
+    alternatives = [_squeeze(a) for a in topic.split("、") if a.strip()]
     pairs = [(d, m) for d, m in catalog.pairs if scope.allows(d.doc_id)]
-    texts = catalog.normalized
+    texts = _squeezed_texts(catalog)
     exact = [(d, m) for d, m in pairs if any(a in texts[(d.doc_id, m.key)] for a in alternatives)]
     if exact:
         return exact, True
+    # an acronym or lay word with one policy term for it (AI → 人工智能; index/data/expansion.tsv)
+    from index.expansion import expansion_terms
+
+    terms = [_squeeze(t) for a in topic.split("、") for t in expansion_terms(a).split()]
+    if 0 < len(terms) <= len(alternatives):
+        named = [(d, m) for d, m in pairs if any(t in texts[(d.doc_id, m.key)] for t in terms)]
+        if named:
+            return named, True
     words = [[w for w in context.searcher.tokenizer.words(a) if len(w) > 1] for a in alternatives]
     every = [(d, m) for d, m in pairs if any(ws and all(w in texts[(d.doc_id, m.key)] for w in ws) for ws in words)]
     if every:
@@ -44,12 +54,26 @@ def _matching(topic: str, scope: Scope, context: Context) -> tuple[list[tuple[Do
     return [(catalog.document(h.doc_id), catalog.measure(h.doc_id, h.measure_key)) for h in kept], False
 
 
+def _squeeze(text: str) -> str:
+    """Normalized (index.tokenization.normalize_text) and without whitespace: 190 家 and 190家 match."""
+    return re.sub(r"\s+", "", normalize_text(text))
+
+
+def _squeezed_texts(catalog) -> dict[tuple[str, str], str]:
+    """Every measure's title and text, squeezed, by (doc_id, key); cached on the catalog."""
+    cache = catalog.__dict__.get("_squeezed_texts")
+    if cache is None:
+        cache = {key: re.sub(r"\s+", "", text) for key, text in catalog.normalized.items()}
+        catalog.__dict__["_squeezed_texts"] = cache
+    return cache
+
+
 def answer_list(asked: Asked, context: Context) -> AskResponse:
     topic = asked.intent.topic
     matches, literal = _matching(topic, asked.scope, context)
     if not matches:
         return context.refusal(asked.scope)
-    alternatives = [normalize_text(a) for a in topic.split("、") if a]
+    alternatives = [_squeeze(a) for a in topic.split("、") if a]
     namer, catalog = context.namer, context.catalog
     citations, lines = [], []
     documents = list(dict.fromkeys(d.doc_id for d, _ in matches))
@@ -63,7 +87,7 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
             lines.append(f"{namer.document(mine[0][0])}（{len(mine)}项）：")
         for document, measure in mine:
             number += 1
-            sentence = next((s for s in body(measure) if any(a in normalize_text(s.text) for a in alternatives)), None)
+            sentence = next((s for s in body(measure) if any(a in _squeeze(s.text) for a in alternatives)), None)
             sentence = sentence or (body(measure)[:1] or [None])[0]
             quote = sentence.text if sentence else measure.title
             citations.append(context.cite(Evidence(document, measure, [sentence] if sentence else [], 1.0),

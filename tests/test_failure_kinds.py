@@ -1,0 +1,352 @@
+"""Kinds of failure, each tried with several inputs, on the seed document (威政办字〔2026〕10号).
+
+Written from the text of corpus/documents/weihai-2026-industrial-action-plan.txt, not from the
+engine: every expected measure, department and figure below was read off the document. Each kind
+has the example it was reported with plus inputs of the same kind on other measures and in other
+words, so that a fix has to hold for the kind, not for one question.
+
+Measures are named by number (1..21); the unnumbered closing part is named "保障措施".
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+CORPUS_FILE = Path(__file__).resolve().parents[1] / "corpus" / "documents" / "weihai-2026-industrial-action-plan.txt"
+DOC_ID = "weihai-2026-industrial-action-plan"
+
+# Each measure's 责任单位 line, as written at the end of the measure, with 市 carried over the list.
+DEPARTMENTS: dict[int | str, set[str]] = {
+    1: {"市工业和信息化局"},
+    2: {"市发展改革委", "市工业和信息化局", "市自然资源和规划局", "市生态环境局", "市商务局"},
+    3: {"市工业和信息化局"},
+    4: {"市工业和信息化局", "市农业农村局", "市海洋发展局"},
+    5: {"市发展改革委", "市工业和信息化局", "市海洋发展局"},
+    6: {"市发展改革委", "市科技局", "市工业和信息化局"},
+    7: {"市发展改革委", "市科技局", "市工业和信息化局", "市财政局", "市商务局"},
+    8: {"市发展改革委", "市工业和信息化局"},
+    9: {"市工业和信息化局", "市农业农村局"},
+    10: {"市科技局", "市工业和信息化局", "市大数据局"},
+    11: {"市科技局", "市工业和信息化局", "市市场监管局"},
+    12: {"市工业和信息化局", "市商务局", "市市场监管局"},
+    13: {"市工业和信息化局", "市交通运输局", "市商务局", "威海海关"},
+    14: {"市工业和信息化局", "市财政局", "人民银行威海市分行"},
+    15: {"市委组织部", "市科技局", "市工业和信息化局", "市人力资源社会保障局"},
+    16: {"市发展改革委", "市工业和信息化局", "市生态环境局", "市市场监管局", "人民银行威海市分行"},
+    17: {"市工业和信息化局", "市生态环境局", "市市场监管局"},
+    18: {"市工业和信息化局", "市商务局"},
+    19: {"市发展改革委", "市工业和信息化局", "市财政局", "市国资委"},
+    20: {"市发展改革委", "市工业和信息化局"},
+    21: {"市发展改革委", "市工业和信息化局", "市司法局"},
+    "保障措施": {"市工业和信息化局", "市司法局", "市应急局"},
+}
+ALL_DEPARTMENTS = set().union(*DEPARTMENTS.values())
+
+
+def core(department: str) -> str:
+    """The part of a department's name that any way of writing it keeps: 市工业和信息化局 → 工业和信息化局
+    (the document writes 工业和信息化局 after the first 市 of a list), 市委组织部 → 组织部."""
+    if department.startswith("市委"):
+        return department[2:]
+    if department.startswith("市"):
+        return department[1:]
+    return department
+
+
+def departments_named(text: str) -> set[str]:
+    return {d for d in ALL_DEPARTMENTS if core(d) in text}
+
+
+def measure_of(citation) -> int | str:
+    return citation.measure_number if citation.measure_number is not None else citation.measure_title
+
+
+def cited(response) -> list[int | str]:
+    return [measure_of(c) for c in response.citations]
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def corpus_coverage() -> list[str]:
+    """What the corpus holds, read from the document itself: its title, its 文号, its part titles
+    (and each clause of a part title). A refusal that says what the corpus covers names one of them."""
+    text = CORPUS_FILE.read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    titles = [flat(line) for line in lines if line.endswith("行动方案") and not line.startswith("《")]
+    number = re.search(r"威政办字〔\d{4}〕\s*\d+\s*号", text)
+    parts = [flat(m.group(1)) for m in re.finditer(r"^[一二三四五六七八九十]+、\s*(\S.*)$", text, re.M)]
+    clauses = [c for part in parts for c in part.split("，") if len(c) >= 4]
+    found = titles + ([flat(number.group(0))] if number else []) + parts + clauses
+    assert titles and len(parts) == 7, "the seed document's title and its seven parts"
+    return found
+
+
+def assert_refused(response):
+    assert response.found is False, f"answered instead of refusing: {cited(response)} {response.answer[:200]!r}"
+    assert response.citations == [], f"a refusal cites {cited(response)}"
+    answer = flat(response.answer)
+    assert any(item in answer for item in corpus_coverage()), (
+        f"the refusal does not say what the corpus covers: {response.answer[:300]!r}")
+
+
+HISTORY_FORMS = ["api", "ui", "question-only"]
+
+
+def history_after(assistant, question: str, form: str = "api") -> tuple[list[dict], object]:
+    """The conversation after one question, in the API's history format. "api": the user turn and the
+    assistant turn with the records it cited; "ui": the same without citations (what the chat UI
+    keeps); "question-only": the user turn alone (as the bundled follow-up questions give it)."""
+    response = assistant.ask(question)
+    history = [{"role": "user", "content": question}]
+    if form != "question-only":
+        turn = {"role": "assistant", "content": response.answer}
+        if form == "api":
+            turn["citations"] = [{"doc_id": c.doc_id, "key": c.measure_key or str(c.measure_number)}
+                                 for c in response.citations]
+        history.append(turn)
+    return history, response
+
+
+# --- 1. Latin letters or a code only ------------------------------------------------------------
+# (input, the measures that hold it — the whole set —, or None: the corpus does not hold it)
+
+CODES = [
+    ("LNG", {4}),            # 攻关 LNG、甲醇等新能源船型
+    ("lng", {4}),            # the same code as people type it
+    ("Lng", {4}),
+    ("T1000", {5}),          # 突破大直径 T1000 级碳纤维稳定制备及应用技术
+    ("t1000", {5}),
+    ("AI", {5, 8}),          # 人工智能: 第5条 (人工智能、机器人; 人工智能终端产品), 第8条 (“人工智能+制造”)
+    ("OPC", None),           # a code of other policies, nowhere in this document
+    ("5G", None),            # nowhere in this document
+]
+
+
+@pytest.mark.parametrize("question,expected", CODES, ids=[q for q, _ in CODES])
+def test_latin_letters_or_a_code_only(assistant, question, expected):
+    response = assistant.ask(question)
+    if expected is None:
+        assert_refused(response)
+        return
+    assert response.found is True, response.answer[:200]
+    assert set(cited(response)) == expected, cited(response)
+
+
+# --- 2. A partial term: the measures holding the whole word, not those sharing a character ------
+
+PARTIAL = [
+    ("碳纤", {5, 11}),        # 碳纤维 (第5条, 第11条), not 碳 (第16条 碳排放, 碳减排, 碳足迹)
+    ("碳足", {16}),           # 碳足迹: only 第16条
+    ("工业设", {7}),          # 工业设计大赛, 工业设计中心
+    ("绿色工", {14, 17}),     # 绿色工厂贷 (第14条), 绿色工厂营收占比 (第17条)
+    ("跨境电", {12, 13}),     # 跨境电商产业带, 跨境电商综合试验区
+    ("专精特", {19, 21}),     # 专精特新 (第19条), 专精特新企业加速中心 (第21条)
+    ("人工智", {5, 8}),       # 人工智能
+]
+
+
+@pytest.mark.parametrize("question,expected", PARTIAL, ids=[q for q, _ in PARTIAL])
+def test_a_partial_term(assistant, question, expected):
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    assert set(cited(response)) == expected, cited(response)
+
+
+# --- 3. Not in the corpus, but near its words: refused, saying what the corpus covers ----------
+
+NEAR_MISSES = [
+    "威海市GDP是多少？",
+    "威海市2026年的最低工资标准是多少？",
+    "市工业和信息化局的办公地址和联系电话是多少？",
+    "威海的工业企业缴纳城镇土地使用税有减免吗？",
+    "威海市今年的一般公共预算收入是多少？",
+    "威海市一共有几个国家级开发区？",
+    "威海市工信局局长是谁？",
+]
+
+
+@pytest.mark.parametrize("question", NEAR_MISSES)
+def test_not_in_the_corpus_but_near_its_words(assistant, question):
+    assert_refused(assistant.ask(question))
+
+
+# --- 4. Not in the corpus ------------------------------------------------------------------------
+
+OUT_OF_SCOPE = [
+    "威海买房有没有购房补贴？",
+    "孩子在威海上幼儿园怎么报名？",
+    "退休以后养老金怎么领取？",
+    "威海到北京的高铁票多少钱？",
+    "失业保险金怎么申领？",
+    "新生儿落户要办什么手续？",
+    "威海国际海水浴场夏天几点开放？",
+]
+
+
+@pytest.mark.parametrize("question", OUT_OF_SCOPE)
+def test_not_in_the_corpus(assistant, question):
+    assert_refused(assistant.ask(question))
+
+
+# --- 5. From a figure to its target ------------------------------------------------------------
+# (question, measure, the figure as the document writes it (spaces dropped), a word of its target)
+
+FIGURES = [
+    ("95%指的是什么？", 20, "95%", "办结率"),
+    ("63.5%是什么指标？", 18, "63.5%", "入园率"),
+    ("960万千瓦指的是哪项目标？", 16, "960万千瓦", "非化石能源装机"),
+    ("文件里说的168场是什么？", 12, "168场", "境外展会"),
+    ("98%这个数是哪方面的要求？", 9, "98%", "数字化转型覆盖率"),
+    ("190亿元是什么目标？", 1, "190亿元", "新增产值"),
+    ("190家是指什么？", 4, "190家", "龙头企业"),            # 190 as 家, not 190 亿元 (第1条)
+    ("70%是哪个指标？", 11, "70%", "高新技术产业产值占比"),  # 70%, not 订单班 70 个 (第15条)
+    ("382个是指什么？", 2, "382个", "工业重点项目"),
+]
+
+
+@pytest.mark.parametrize("question,number,figure,target", FIGURES, ids=[f[0] for f in FIGURES])
+def test_from_a_figure_to_its_target(assistant, question, number, figure, target):
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    assert cited(response)[:1] == [number], cited(response)
+    answer = flat(response.answer)
+    assert figure in answer and target in answer, response.answer[:300]
+
+
+# --- 6. An elliptical follow-up -----------------------------------------------------------------
+# (first question, the measure it is about, the follow-up, the measure that answers it, the figure)
+
+ELLIPTICAL = [
+    ("绿色工厂营收占比要提高到多少？", 17, "那高端化工营收占比呢？", 18, "80%"),
+    ("卓越级智能工厂要培育几家？", 9, "那先进级的呢？", 9, "5家"),
+    ("省级以上绿色制造单位要创建多少家？", 17, "那专精特新、单项冠军这些优质企业呢？", 19, "60家"),
+    ("省级以上工业设计中心要新增几家？", 7, "那人工智能示范标杆呢？", 8, "5个"),
+    ("全年要实施多少个技改项目？", 2, "那设备更新呢？", 2, "4000台（套）"),
+    ("今年计划开设多少个订单班？", 15, "那职业技能培训呢？", 15, "2.4万人次"),
+    ("今年要组织企业参加多少场境外展会？", 12, "那产业链供需对接活动呢？", 13, "30场"),
+]
+
+
+@pytest.mark.parametrize("form", HISTORY_FORMS)
+@pytest.mark.parametrize("first,first_number,question,number,figure", ELLIPTICAL,
+                         ids=[f"{e[0]}→{e[2]}" for e in ELLIPTICAL])
+def test_an_elliptical_follow_up(assistant, first, first_number, question, number, figure, form):
+    history, before = history_after(assistant, first, form)
+    assert cited(before)[:1] == [first_number], f"first turn: {cited(before)}"
+    response = assistant.ask(question, history=history)
+    assert response.found is True, response.answer[:200]
+    assert cited(response)[:1] == [number], cited(response)
+    assert figure in flat(response.answer), response.answer[:300]
+
+
+# --- 7. A follow-up with nothing to refer to ----------------------------------------------------
+
+NOTHING_TO_REFER_TO = [
+    ("这条由哪个部门负责？", None),
+    ("这条由哪个部门负责？", []),
+    ("那具体目标是多少？", None),
+    ("这项措施的责任单位是谁？", None),
+    ("上面说的那条，该找哪个部门办？", None),
+    ("它的牵头单位是哪个？", None),
+    ("这个由谁负责？", []),
+]
+
+
+@pytest.mark.parametrize("question,history", NOTHING_TO_REFER_TO,
+                         ids=[f"{q}-{'no history' if h is None else 'empty history'}" for q, h in NOTHING_TO_REFER_TO])
+def test_a_follow_up_with_nothing_to_refer_to(assistant, question, history):
+    response = assistant.ask(question, history=history)
+    assert response.citations == [], f"picked a measure on its own: {cited(response)}"
+    assert departments_named(response.answer) == set(), response.answer[:300]
+    answer = response.answer
+    assert ("？" in answer or "?" in answer) and ("措施" in answer or "条" in answer), (
+        f"does not ask which measure is meant: {answer[:300]!r}")
+
+
+# --- 8. Two topics in one question --------------------------------------------------------------
+# (question, the measures of each topic)
+
+TWO_TOPICS = [
+    ("低空经济和跨境电商分别由哪些部门负责？", [{5}, {12, 13}]),
+    ("碳足迹和订单班分别归哪个部门管？", [{16}, {15}]),
+    ("威企通平台和绿色工厂贷分别找哪个部门？", [{21}, {14}]),
+    ("工业设计大赛和职业技能大赛各是哪些单位负责？", [{7}, {15}]),
+    ("化工园区和零碳工厂各由哪些部门负责？", [{18}, {16}]),
+    ("未来产业和“数据要素×”行动分别是哪些部门负责？", [{6}, {10}]),
+    ("企业安全生产和拖欠企业账款分别归哪个部门管？", [{"保障措施"}, {21}]),
+]
+
+
+@pytest.mark.parametrize("question,topics", TWO_TOPICS, ids=[t[0] for t in TWO_TOPICS])
+def test_two_topics_in_one_question(assistant, question, topics):
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    expected = set().union(*topics)
+    assert set(cited(response)) == expected, cited(response)
+    for citation in response.citations:
+        assert set(citation.departments) == DEPARTMENTS[measure_of(citation)], measure_of(citation)
+    wanted = set().union(*(DEPARTMENTS[m] for m in expected))
+    named = departments_named(response.answer)
+    assert named == wanted, f"missing {wanted - named}, extra {named - wanted}"
+
+
+# --- 9. A part of the document by its number -----------------------------------------------------
+
+PARTS = [
+    ("第五部分有哪些措施？", {16, 17, 18}),
+    ("第一部分包括哪几条？", {1, 2, 3}),
+    ("第二部分讲了哪些措施？", {4, 5, 6, 7}),
+    ("第三部分的措施有哪些？", {8, 9, 10}),
+    ("第4部分有几条措施，分别是什么？", {11, 12, 13, 14, 15}),
+    ("第六部分是关于什么的，有哪些条？", {19, 20, 21}),
+    ("第七部分讲什么？", {"保障措施"}),
+]
+
+
+@pytest.mark.parametrize("question,expected", PARTS, ids=[p[0] for p in PARTS])
+def test_a_part_of_the_document_by_its_number(assistant, question, expected):
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    assert set(cited(response)) == expected, cited(response)
+
+
+# --- 10. A bare keyword: every measure that mentions it -----------------------------------------
+
+KEYWORDS = [
+    ("房车", {4, 12}),
+    ("钓具", {12, 16}),              # 工装、钓具、房车; 钓具行业产品碳足迹试点
+    ("轮胎", {4, 16, 17}),           # 轮胎、曲轴; 轮胎产品碳足迹; 轮胎、船舶等重点行业
+    ("医疗器械", {5, 11}),
+    ("碳排放", {2, 16}),             # 碳排放等要素保障; 碳排放总量和强度双控
+    ("供应链", {8, 12, 13}),         # 供应链管理; 供应链博览会; 产业链供应链稳定
+    ("新能源", {4, 5, 16, 18}),      # 新能源驱动/船型; 新能源装备; 新能源板块; 新能源材料
+    ("物流", {7, 13}),               # 仓储物流; 物流基地, 物流支撑
+]
+
+
+@pytest.mark.parametrize("question,expected", KEYWORDS, ids=[k[0] for k in KEYWORDS])
+def test_a_bare_keyword(assistant, question, expected):
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    assert set(cited(response)) == expected, cited(response)
+
+
+# --- A follow-up on "this one" names that one's departments only --------------------------------
+
+@pytest.mark.parametrize("form", HISTORY_FORMS)
+def test_this_one_after_carbon_fibre_names_only_its_own_departments(assistant, form):
+    """碳纤维 is in 第5条 and 第11条; "这条" is the first answer's first measure, and the follow-up
+    names that measure's 责任单位 — not those of a weaker second citation."""
+    history, before = history_after(assistant, "碳纤维有哪些支持？", form)
+    assert before.found is True and cited(before)[0] in {5, 11}, cited(before)
+    this_one = cited(before)[0]
+    response = assistant.ask("那这条由谁负责？", history=history)
+    assert set(cited(response)) == {this_one}, cited(response)
+    named = departments_named(response.answer)
+    assert named == DEPARTMENTS[this_one], (
+        f"第{this_one}条: missing {DEPARTMENTS[this_one] - named}, extra {named - DEPARTMENTS[this_one]}")

@@ -1,0 +1,98 @@
+"""English and Korean questions on the seed document (威政办字〔2026〕10号), as foreign-invested and
+Korean firms in Weihai would ask them.
+
+Expected measures are read off the Chinese text. The answer opens with a line in the question's
+language (template words); measure titles, departments and quotes stay Chinese.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+# (question, the measure that should be cited first)
+IN_SCOPE = [
+    ("en", "Our shipyard is developing methanol-fuelled vessels. Does Weihai support new-energy ship types?", 4),
+    ("en", "Is the city building incubators for future industries such as nuclear medicine or the metaverse?", 6),
+    ("en", "Does the plan say anything about protecting industrial heritage and developing industrial tourism?", 7),
+    ("en", "How many high-quality industry datasets will be built under the \"Data Elements x\" initiative?", 10),
+    ("en", "What share of the city's chemical industry revenue should come from high-end chemicals?", 18),
+    ("en", "Is there a regular channel, like an entrepreneurs' day, for companies to raise problems with the government?", 20),
+    ("ko", "탄소섬유 같은 신소재의 응용 분야를 넓히는 계획이 있나요?", 5),
+    ("ko", "공업 데이터 집적과 공업 모델 개발 등 '인공지능+제조' 추진 계획을 알려주세요.", 8),
+    ("ko", "규모 이상 공업기업의 디지털 전환 보급률 목표는 몇 퍼센트인가요?", 9),
+    ("ko", "홍콩 품질 '正' 인증 홍보와 홍콩 전시판매 행사 참가를 지원하나요?", 12),
+    ("ko", "해외 창업 인재와 고급 산업 인재를 유치하는 정책이 있나요?", 15),
+    ("ko", "소기업을 규모 이상 기업으로 키우는 '소승규' 기업 예비 명단 제도가 있나요?", 19),
+]
+
+OUT_OF_SCOPE = [
+    ("en", "What is the minimum monthly wage in Weihai in 2026?"),
+    ("en", "Is there a rent subsidy for foreigners renting an apartment in Weihai?"),
+    ("en", "What are the opening hours of the tax service hall in Weihai?"),
+    ("ko", "위해 공항에서 서울로 가는 항공편은 하루에 몇 편 있나요?"),
+    ("ko", "외국인이 위해에서 건강보험에 가입하려면 어떻게 해야 하나요?"),
+    ("ko", "위해시의 올해 최저임금은 얼마인가요?"),
+]
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def answers(assistant):
+    """One answer per question, asked once for every test of this module."""
+    cache: dict[str, object] = {}
+
+    def ask(question: str):
+        if question not in cache:
+            cache[question] = assistant.ask(question)
+        return cache[question]
+
+    return ask
+
+
+def lead_line(answer: str) -> str:
+    return next((line for line in answer.splitlines() if line.strip()), "")
+
+
+def assert_lead_line_in(language: str, answer: str):
+    line = lead_line(answer)
+    if language == "en":
+        assert len(ENGLISH_WORD.findall(line)) >= 2 and not HANGUL.search(line), f"not an English lead line: {line!r}"
+    else:
+        assert len(HANGUL.findall(line)) >= 2, f"not a Korean lead line: {line!r}"
+
+
+def test_first_citation_of_english_and_korean_questions(answers):
+    right, wrong = 0, []
+    for _language, question, number in IN_SCOPE:
+        response = answers(question)
+        first = response.citations[0].measure_number if response.citations else None
+        if response.found and first == number:
+            right += 1
+        else:
+            wrong.append((question, number, first, response.answer[:120]))
+    assert right >= 10, f"{right}/{len(IN_SCOPE)} right; wrong: {wrong}"
+
+
+@pytest.mark.parametrize("language,question,number", IN_SCOPE, ids=[q[1][:40] for q in IN_SCOPE])
+def test_answer_leads_in_the_question_language_and_keeps_the_chinese(answers, language, question, number):
+    response = answers(question)
+    assert response.found is True and response.citations, response.answer[:200]
+    assert_lead_line_in(language, response.answer)
+    first = response.citations[0]
+    # titles, departments and quotes are the document's own words, not translations
+    assert CJK.search(first.measure_title) and CJK.search(first.quote)
+    assert all(CJK.search(d) for d in first.departments)
+    assert first.measure_title in response.answer, response.answer[:300]
+
+
+@pytest.mark.parametrize("language,question", OUT_OF_SCOPE, ids=[q[1][:40] for q in OUT_OF_SCOPE])
+def test_out_of_scope_english_and_korean_questions_are_refused(answers, language, question):
+    response = answers(question)
+    assert response.found is False, f"answered: {[c.measure_number for c in response.citations]} {response.answer[:200]!r}"
+    assert response.citations == []
+    assert_lead_line_in(language, response.answer)
