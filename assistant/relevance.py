@@ -67,13 +67,17 @@ class RefusalModel:
     covered_at: float = 0.9
     name: str = ""
     source: str = ""  # the file it was read from
+    # refuse also when the question is closer to a listed out-of-scope kind than to any of the corpus's text
+    # by more than this margin of cosine: the largest scope_gap of an in-scope tune question (None: unused)
+    scope_gap_above: float | None = None
 
     @classmethod
     def load(cls, path: Path) -> "RefusalModel":
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(tuple(data["features"]), tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]),
                    tuple(data["scale"]), float(data["threshold"]), float(data.get("covered_at", 0.9)),
-                   str(data.get("embedder", path.stem)), str(path))
+                   str(data.get("embedder", path.stem)), str(path),
+                   None if data.get("scope_gap_above") is None else float(data["scope_gap_above"]))
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias
@@ -145,6 +149,8 @@ class Relevance:
 
     def refuse(self, features: dict[str, float], embedder=None, lang: str = "zh") -> bool:
         model = self.model_for(embedder, lang) if embedder is not None else self.model
+        if model.scope_gap_above is not None and features.get("scope_gap", -1.0) > model.scope_gap_above:
+            return True
         return model.probability(features) > model.threshold
 
     def keep_with(self, hit: MeasureHit, best: MeasureHit) -> bool:

@@ -6,7 +6,9 @@ For every tune question that goes to retrieval (routed to search: not a measure 
 a list or a document fact) it computes the refusal signals of the best hit in the question's scope,
 through the same code as an answer, and fits scikit-learn's LogisticRegression of "out of scope" on
 them (standardized, class-balanced). The threshold is the lowest one that wrongly refuses at most
-``--max-false-refusals`` of the in-scope questions. Two models are written as data:
+``--max-false-refusals`` of the in-scope questions. A second rule refuses a question whose
+``scope_gap`` (how much closer it is to a kind of out_of_scope_topics.txt than to any text of the
+corpus) exceeds that of every in-scope tune question (``scope_gap_above``). Two models are written as data:
 ``assistant/data/refusal/<embedder>.json`` (every signal) and, for the default embedder,
 ``lexical.json`` (the signals that do not depend on the embedder: the fallback for an embedder without
 its own file). A file whose header says ``never_tune`` is refused. Each question set is answered over
@@ -76,6 +78,14 @@ def fit(x: np.ndarray, y: np.ndarray, columns: list[int], max_false: float) -> d
             "threshold": round(threshold, 5), "probabilities": p}
 
 
+def gap_margin(gaps: np.ndarray, y: np.ndarray) -> float | None:
+    """The scope_gap above which a question is refused outright: the largest gap of an in-scope tune
+    question (rounded up to 0.001), so that this rule refuses none of them. None without in-scope rows."""
+    if not (~y).any():
+        return None
+    return float(np.ceil(gaps[~y].max() * 1000) / 1000)
+
+
 def main(argv: list[str] | None = None) -> int:
     from assistant.relevance import FEATURES, LEXICAL_FEATURES, MODELS, model_file
     from assistant.service import PolicyAssistant
@@ -128,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         p = fitted.pop("probabilities")
         yy, tt = y[rows], texts[rows]
         refused = p > fitted["threshold"]
+        if "scope_gap" in features:  # closer to a listed out-of-scope kind than any in-scope tune question was
+            gaps = x[rows][:, FEATURES.index("scope_gap")]
+            fitted["scope_gap_above"] = gap_margin(gaps, yy)
+            if fitted["scope_gap_above"] is not None:
+                by_gap = gaps > fitted["scope_gap_above"]
+                print(f"{name}: scope_gap above {fitted['scope_gap_above']} refuses {int((by_gap & yy).sum())} "
+                      f"out-of-scope tune questions, {int((by_gap & yy & ~refused).sum())} of them not refused "
+                      "by the model")
+                refused |= by_gap
+                p = np.where(by_gap, 1.0, p)
         print(f"{name}: refuses {int((refused & yy).sum())}/{int(yy.sum())} out-of-scope and "
               f"{int((refused & ~yy).sum())}/{int((~yy).sum())} in-scope on tune (threshold {fitted['threshold']})")
         for prob, text, oos in sorted(zip(p, tt, yy), reverse=True):

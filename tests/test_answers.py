@@ -41,8 +41,10 @@ def test_quality_on_the_bundled_question_set(outcomes):
     assert scores.hit[3] >= 0.93
     assert scores.department_recall >= 0.95
     assert scores.figure_exact_match >= 0.95
-    assert scores.refusal_precision >= 0.9
-    assert scores.refusal_recall >= 0.7
+    # since the scope_gap rule (assistant/data/README.md): more refused (0.889 of out-of-scope), at the
+    # cost of false refusals (precision 0.80 on the whole set, 2026-11-30)
+    assert scores.refusal_precision >= 0.75
+    assert scores.refusal_recall >= 0.85
 
 
 @pytest.mark.slow
