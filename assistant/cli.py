@@ -72,7 +72,8 @@ def cmd_index(args) -> int:
     loaded = build_index(load, settings.index_root, embedder, progress=_progress_factory(), say=_say)
     m = loaded.manifest
     print(f"index {m.version}: {m.counts['documents']} document(s), {m.counts['measures']} measures, "
-          f"{m.counts['chunks']} chunks ({m.embedded} embedded, {m.counts['chunks'] - m.embedded} reused), "
+          f"{m.counts['chunks']} chunks ({m.embedded} embedded, "
+          f"{m.counts.get('embedded_chunks', m.counts['chunks']) - m.embedded} reused), "
           f"{m.faiss_kind} FAISS, {m.embedder}, built in {m.build_seconds:.1f} s → {loaded.path}")
     return 0
 

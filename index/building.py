@@ -28,7 +28,7 @@ DENSE = "dense.faiss"
 LEXICAL = "lexical"
 TERMS = "user_terms.json"
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], None]  # called with the number of texts just embedded
 ROOT = Path(__file__).resolve().parent.parent
 # Data files whose change alters what an index holds (records, tokens): an index built with others is rebuilt.
 BUILD_KNOWLEDGE = ("index/data/stopwords.txt", "corpus/data/")
@@ -46,7 +46,9 @@ def knowledge_files() -> dict[str, str]:
         for path in sorted((ROOT / folder).rglob("*")):
             if path.is_file() and path.suffix in (".json", ".txt", ".tsv"):
                 out[path.relative_to(ROOT).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return out  # called with the number of texts just embedded
+    return out
+
+
 # Called once, when embedding starts, with the number of texts to embed and a label;
 # returns the Progress callback (e.g. a tqdm bar's update). Never called when nothing is embedded.
 ProgressFactory = Callable[[int, str], Progress]
@@ -105,6 +107,36 @@ def _previous_vectors(root: Path, embedder_name: str) -> dict[str, np.ndarray]:
         return {}
 
 
+def embedded_chunks(chunks: list[Chunk]) -> list[bool]:
+    """Which chunks are embedded: every sentence, and a whole measure only when it has no sentence chunk.
+
+    Embedding each text once: a whole measure's own vector added nothing to the ranking measured by
+    ``python -m eval.tune_fusion`` (test part: hit@1 0.922 both ways… see eval/reports/embed_once.md),
+    and it doubled the encoder's work. A measure's dense score is its best sentence's cosine.
+    """
+    with_sentences = {(c.doc_id, c.measure_key) for c in chunks if c.kind == "sentence"}
+    return [c.kind == "sentence" or (c.doc_id, c.measure_key) not in with_sentences for c in chunks]
+
+
+def derived_vectors(chunks: list[Chunk], embedded: list[bool], own: list, dim: int) -> np.ndarray:
+    """Every chunk's vector, (n_chunks, dim) float32, unit-norm rows: its own embedding, or for a whole
+    measure that was not embedded the renormalized mean of its sentences' (stored so that every chunk
+    has a vector for the backends; the dense side does not score it, see HybridSearcher.dense_scored)."""
+    vectors = np.zeros((len(chunks), dim), dtype=np.float32)
+    sums: dict[tuple[str, str], np.ndarray] = {}
+    for i, (chunk, vector) in enumerate(zip(chunks, own)):
+        if vector is not None:
+            vectors[i] = vector
+            if chunk.kind == "sentence":
+                key = (chunk.doc_id, chunk.measure_key)
+                sums[key] = sums.get(key, 0) + np.asarray(vector, dtype=np.float64)
+    for i, (chunk, is_embedded) in enumerate(zip(chunks, embedded)):
+        if not is_embedded:
+            total = sums[(chunk.doc_id, chunk.measure_key)]
+            vectors[i] = (total / max(float(np.linalg.norm(total)), 1e-12)).astype(np.float32)
+    return vectors
+
+
 def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactory | None = None,
                 reuse_vectors: bool = True, say: Say = lambda message: None) -> LoadedIndex:
     """Chunk, embed and index the corpus; write a new version under ``root`` and make it live.
@@ -127,14 +159,16 @@ def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactor
         folder = build.folder
         (folder / CHUNKS).write_text("".join(lines), encoding="utf-8")
         cached = _previous_vectors(root, embedder.name) if reuse_vectors else {}
-        missing = list(dict.fromkeys(c.text for c in chunks if c.text not in cached))
+        embedded = embedded_chunks(chunks)
+        missing = list(dict.fromkeys(c.text for c, e in zip(chunks, embedded) if e and c.text not in cached))
         if missing:
             callback = progress(len(missing), "embedding") if progress else None
             fresh = embedder.encode_passages(missing, progress=callback)
         else:
             fresh = np.zeros((0, embedder.dim), np.float32)
         fresh_by_text = dict(zip(missing, fresh))
-        vectors = np.stack([cached.get(c.text, fresh_by_text.get(c.text)) for c in chunks]).astype(np.float32)
+        vectors = derived_vectors(chunks, embedded, [cached.get(c.text, fresh_by_text.get(c.text)) if e else None
+                                                     for c, e in zip(chunks, embedded)], embedder.dim)
         np.save(folder / VECTORS, vectors)
 
         terms = user_terms_for(load)
@@ -156,7 +190,7 @@ def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactor
             dim=int(vectors.shape[1]),
             faiss_kind=dense.kind,
             counts={"documents": len(load.documents), "measures": sum(len(d.measures) for d in load.documents),
-                    "chunks": len(chunks), "vectors": int(len(vectors))},
+                    "chunks": len(chunks), "vectors": int(len(vectors)), "embedded_chunks": int(sum(embedded))},
             build_seconds=round(time.perf_counter() - started, 3),
             embedded=len(missing),
             record_format=RECORD_FORMAT,

@@ -74,6 +74,11 @@ class HybridSearcher:
         self._sentence_ids = sentence_ids[np.argsort(self.chunk_measure[sentence_ids], kind="stable")]
         self._sentence_bounds = np.searchsorted(self.chunk_measure[self._sentence_ids],
                                                 np.arange(len(self.measure_keys) + 1))
+        # the chunks the dense side scores: every sentence, and a whole measure only when it has none
+        # (index.building.embedded_chunks: its stored vector is otherwise a mean, not an embedding)
+        has_sentences = np.zeros(len(self.measure_keys), dtype=bool)
+        has_sentences[self.chunk_measure[self.is_sentence]] = True
+        self.dense_scored = self.is_sentence | ~has_sentences[self.chunk_measure]
 
     # -- the two sides ---------------------------------------------------------------
     def lexical_scores(self, query: str, params: FusionParams | None = None) -> np.ndarray:
@@ -91,13 +96,15 @@ class HybridSearcher:
         return self.embedder.encode_queries([query])[0]
 
     def dense_scores(self, vector: np.ndarray) -> np.ndarray:
-        """Cosine of every chunk; chunks FAISS did not return get -1."""
+        """Cosine of every chunk, shape (n_chunks,) float32; chunks FAISS did not return, and whole
+        measures that are scored by their sentences (``dense_scored`` false), get -1."""
         n = len(self.chunks)
         k = n if n <= 20_000 else DENSE_CANDIDATES
         scores, ids = self.dense.search(vector.reshape(1, -1).astype(np.float32), k)
         out = np.full(n, -1.0, dtype=np.float32)
         valid = ids[0] >= 0
         out[ids[0][valid]] = scores[0][valid]
+        out[~self.dense_scored] = -1.0
         return out
 
     # -- fusion ------------------------------------------------------------------------

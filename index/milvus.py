@@ -13,6 +13,7 @@ atomic for every client. A collection holds one row per chunk:
 pk                      ``measure_uid/chunk_id`` (VARCHAR primary key)
 doc_id, measure_key     the chunk's document and measure; ``measure_uid`` both in one
 chunk_id, kind, ...     the rest of :class:`index.chunking.Chunk` (to rebuild it)
+dense_scored            whether the dense side scores the chunk (BOOL; see below)
 lex                     the text Milvus' BM25 function reads (VARCHAR with an analyzer)
 sparse                  BM25 function output (SPARSE_FLOAT_VECTOR, SPARSE_INVERTED_INDEX)
 vector                  the chunk's embedding (FLOAT_VECTOR (dim), HNSW, inner product)
@@ -20,6 +21,13 @@ vector                  the chunk's embedding (FLOAT_VECTOR (dim), HNSW, inner p
 
 The version's settings (format, embedder, dim, analyzer, user dictionary, tag)
 are a collection property (``policyqa.meta``), checked when the version is opened.
+
+Embedded once. As in-process (``HybridSearcher.dense_scored``, ``index.building.embedded_chunks``),
+the dense side scores every sentence chunk and a whole-measure chunk only when its measure has
+no sentence chunk: the whole measure's stored vector is then the mean of its sentences', not an
+embedding. ``upsert`` sets ``dense_scored`` per chunk from the chunks of the call (which hold
+whole documents); the dense request of a search filters on it, and a measure's ``dense`` score
+is the best cosine of its scored chunks.
 
 Choices, measured with ``eval/bench_backends.py`` on the bundled corpus and question
 set (154 retrieval questions; the search ranking as ``policyqa eval`` scores
@@ -73,7 +81,7 @@ import numpy as np
 
 from index.backends import (
     BackendUnavailableError, MeasureHit, NoLiveVersionError, SearchBackendError, SearchFilters, SearchRequest,
-    SentenceHit, VersionError, VersionInfo, check_chunks, measure_uid, shared_tokenizer,
+    SentenceHit, VersionError, VersionInfo, check_chunks, measure_uid, public_uri, shared_tokenizer,
 )
 from index.chunking import Chunk
 from index.expansion import QUERY_FILLER, expansion_terms
@@ -97,7 +105,7 @@ class Ranker(str, Enum):
     WEIGHTED = "weighted"  # Milvus' weighted sum of arctan-normalized scores
 
 
-FORMAT = 1
+FORMAT = 2  # 2: the dense_scored field (a version of format 1 is refused: rebuild)
 META_PROPERTY = "policyqa.meta"
 DEFAULT_RRF_K = 20
 DEFAULT_WEIGHTS = (0.7, 1.0)  # lexical, dense: the in-process linear weights
@@ -114,7 +122,7 @@ _VERSION = re.compile(r"^v[0-9A-Za-z_]{1,100}$")
 _ALNUM = re.compile(r"[^\W_]+")
 _MISSING_CODES = {100, 101}  # collection missing / not loaded: the alias moved under us
 _OUTPUT = ["pk", "doc_id", "measure_key", "measure_uid", "chunk_id", "kind", "text", "quote", "start", "end",
-           "sentence_index"]
+           "sentence_index", "dense_scored"]
 _FIX = "check POLICYQA_MILVUS_URI / POLICYQA_MILVUS_TOKEN and that the Milvus server is running"
 
 
@@ -159,6 +167,7 @@ class MilvusBackend:
         if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= MAX_ROWS:
             raise ValueError(f"candidates must be an integer in 1..{MAX_ROWS}, got {candidates!r}")
         self.uri = str(uri)
+        self.where = public_uri(self.uri)  # what messages and /health show: no user, password or query
         self.embedder = embedder
         self.token = token or ""
         self.prefix = prefix
@@ -176,7 +185,7 @@ class MilvusBackend:
         self._live: _Version | None = None
 
     def __repr__(self) -> str:
-        return (f"MilvusBackend(uri={self.uri!r}, prefix={self.prefix!r}, analyzer={self.analyzer.value}, "
+        return (f"MilvusBackend(uri={self.where!r}, prefix={self.prefix!r}, analyzer={self.analyzer.value}, "
                 f"ranker={self.ranker.value})")
 
     # -- connection --------------------------------------------------------------------
@@ -205,7 +214,7 @@ class MilvusBackend:
                 try:
                     self._client_obj = MilvusClient(uri=uri, token=self.token, timeout=self.timeout)
                 except Exception as exc:  # pymilvus raises MilvusException, grpc errors or ConnectionError
-                    raise BackendUnavailableError(f"cannot connect to Milvus at {self.uri}: {_message(exc)}; "
+                    raise BackendUnavailableError(f"cannot connect to Milvus at {self.where}: {self._message(exc)}; "
                                                   f"{_FIX}") from exc
         return self._client_obj
 
@@ -219,10 +228,15 @@ class MilvusBackend:
             from pymilvus.exceptions import MilvusException
 
             if isinstance(exc, MilvusException) or type(exc).__module__.startswith("grpc"):
-                error = SearchBackendError(f"Milvus at {self.uri} failed to {what}: {_message(exc)}; {_FIX}")
+                error = SearchBackendError(f"Milvus at {self.where} failed to {what}: {self._message(exc)}; {_FIX}")
                 error.code = getattr(exc, "code", None)
                 raise error from exc
             raise
+
+    def _message(self, exc: BaseException) -> str:
+        """The error's text, without the URI's credentials or the token should the client echo them."""
+        text = _message(exc).replace(self.uri, self.where)
+        return text.replace(self.token, "***") if self.token else text
 
     def close(self) -> None:
         with self._lock:
@@ -276,6 +290,7 @@ class MilvusBackend:
         schema.add_field("start", DataType.INT64)
         schema.add_field("end", DataType.INT64)
         schema.add_field("sentence_index", DataType.INT64)  # -1: none
+        schema.add_field("dense_scored", DataType.BOOL)  # the dense side scores it (module docstring)
         schema.add_field("lex", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES, enable_analyzer=True,
                          analyzer_params=self._analyzer_params(terms))
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -438,7 +453,10 @@ class MilvusBackend:
         chunks, data = check_chunks(chunks, vectors, self.embedder.dim)
         target = self._target(version)
         client = self._client()
-        rows = [self._row(chunk, vector, target) for chunk, vector in zip(chunks, data)]
+        with_sentences = {(c.doc_id, c.measure_key) for c in chunks if c.kind == "sentence"}
+        rows = [self._row(chunk, vector, target,
+                          chunk.kind == "sentence" or (chunk.doc_id, chunk.measure_key) not in with_sentences)
+                for chunk, vector in zip(chunks, data)]
         stale = self._stale_pks(target.collection, rows)  # before writing: what the new rows leave behind
         for start in range(0, len(rows), INSERT_BATCH):
             self._call(f"upsert into {target.collection}", client.upsert, target.collection,
@@ -469,7 +487,7 @@ class MilvusBackend:
                 stale.extend(sorted({row["pk"] for row in held} - new[doc_id]))
         return stale
 
-    def _row(self, chunk: Chunk, vector: np.ndarray, target: _Version) -> dict:
+    def _row(self, chunk: Chunk, vector: np.ndarray, target: _Version, dense_scored: bool = True) -> dict:
         uid = measure_uid(chunk.doc_id, chunk.measure_key)
         if target.meta.get("analyzer") == Analyzer.TOKENS.value:  # the version's analyzer, not this client's
             lex = " ".join(_alnum_parts(target.tokenizer(chunk.text)))
@@ -479,7 +497,7 @@ class MilvusBackend:
                 "measure_uid": uid, "chunk_id": int(chunk.chunk_id), "kind": chunk.kind,
                 "text": _fit(chunk.text), "quote": _fit(chunk.quote), "start": int(chunk.start), "end": int(chunk.end),
                 "sentence_index": -1 if chunk.sentence_index is None else int(chunk.sentence_index),
-                "lex": _fit(lex), "vector": vector.tolist()}
+                "dense_scored": bool(dense_scored), "lex": _fit(lex), "vector": vector.tolist()}
 
     def _count(self, collection: str, expr: str) -> int:
         rows = self._call(f"count in {collection}", self._client().query, collection, filter=expr,
@@ -538,9 +556,10 @@ class MilvusBackend:
             vector = request.query_vector(self.embedder.dim)
             if vector is None:
                 vector = self.embedder.encode_queries([request.text])[0]
+            dense_expr = f"({expr}) and dense_scored == true" if expr else "dense_scored == true"
             routes.append(AnnSearchRequest([vector.tolist()], "vector",
                                            {"metric_type": "IP", "params": {"ef": max(MIN_EF, self.candidates)}},
-                                           self.candidates, expr=expr or None))
+                                           self.candidates, expr=dense_expr))
             kinds.append("dense")
         if not routes:
             return []
@@ -577,14 +596,15 @@ class MilvusBackend:
             # Milvus Lite reports BM25 as a negative distance, servers as a positive score
             lexical = {hit["entity"]["pk"]: abs(float(hit["distance"])) / (BM25_K1 + 1.0)
                        for hit in (found[0] if found else [])}
-        per_measure: dict[str, list[tuple[Chunk, float, float]]] = {uid: [] for uid in top}
+        per_measure: dict[str, list[tuple[Chunk, float, float, bool]]] = {uid: [] for uid in top}
         for row in rows:
             chunk = Chunk(chunk_id=int(row["chunk_id"]), doc_id=row["doc_id"], measure_key=row["measure_key"],
                           kind=row["kind"], text=row["text"], quote=row["quote"], start=int(row["start"]),
                           end=int(row["end"]),
                           sentence_index=None if int(row["sentence_index"]) < 0 else int(row["sentence_index"]))
             dense = float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector)) if vector is not None else 0.0
-            per_measure[row["measure_uid"]].append((chunk, lexical.get(row["pk"], 0.0), dense))
+            per_measure[row["measure_uid"]].append((chunk, lexical.get(row["pk"], 0.0), dense,
+                                                    bool(row["dense_scored"])))
         lex_max = max(lexical.values(), default=0.0)
         hits = []
         for uid in top:
@@ -592,10 +612,11 @@ class MilvusBackend:
             if not scored:
                 continue  # dropped between the two calls
             first = scored[0][0]
-            best_lex = max((lex for _, lex, _ in scored), default=0.0)
-            best_dense = max((dense for _, _, dense in scored), default=0.0)
+            best_lex = max((lex for _, lex, _, _ in scored), default=0.0)
+            # only the chunks the dense side scores (a whole measure with sentences is not: module docstring)
+            best_dense = max((dense for _, _, dense, counted in scored if counted), default=0.0)
             sentences = [(chunk, (lex / lex_max if lex_max > 0 else 0.0) + min(max(dense, 0.0), 1.0))
-                         for chunk, lex, dense in scored if chunk.kind == "sentence"]
+                         for chunk, lex, dense, _ in scored if chunk.kind == "sentence"]
             sentences.sort(key=lambda item: -item[1])  # stable: equal scores keep chunk order
             hits.append(MeasureHit(first.doc_id, first.measure_key, fused[uid], best_lex, best_dense,
                                    [SentenceHit(chunk, score)

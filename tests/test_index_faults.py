@@ -328,12 +328,12 @@ def test_progress_is_asked_for_only_when_texts_are_embedded(corpus, tmp_path, em
         return done.append
 
     build_index(load_corpus(corpus), root, embedder, progress=factory)
-    assert calls == [(6, "embedding")] and sum(done) == 6
+    assert calls == [(3, "embedding")] and sum(done) == 3  # the 3 sentences; whole measures are not embedded
     build_index(load_corpus(corpus), root, embedder, progress=factory)  # nothing changed: nothing embedded
-    assert calls == [(6, "embedding")]
+    assert calls == [(3, "embedding")]
     (corpus / "small.txt").write_text(SMALL.replace("5000人次", "6000人次"), encoding="utf-8")
     build_index(load_corpus(corpus), root, embedder, progress=factory)
-    assert calls == [(6, "embedding"), (2, "embedding")] and sum(done) == 8
+    assert calls == [(3, "embedding"), (1, "embedding")] and sum(done) == 4  # only the sentence that changed
 
 
 def test_cli_shows_no_progress_bar_when_nothing_is_embedded(corpus, tmp_path, monkeypatch, capsys):
@@ -342,11 +342,11 @@ def test_cli_shows_no_progress_bar_when_nothing_is_embedded(corpus, tmp_path, mo
     monkeypatch.setenv("POLICYQA_HOME", str(tmp_path / "home"))
     assert main(["index", "--corpus", str(corpus)]) == 0
     first = capsys.readouterr()
-    assert "embedding" in first.err and "6/6" in first.err
-    assert "(6 embedded, 0 reused)" in first.out
+    assert "embedding" in first.err and "3/3" in first.err
+    assert "(3 embedded, 0 reused)" in first.out
     assert main(["index", "--corpus", str(corpus)]) == 0
     second = capsys.readouterr()
-    assert "embedding" not in second.err and "(0 embedded, 6 reused)" in second.out
+    assert "embedding" not in second.err and "(0 embedded, 3 reused)" in second.out
     assert main(["ask", "技能培训有什么支持？", "--corpus", str(corpus)]) == 0
     third = capsys.readouterr()
     assert "embedding" not in third.err and "第3条" in third.out

@@ -45,7 +45,8 @@ def test_build_then_open_and_search(corpus, tmp_path, embedder):
     assert manifest["corpus_hash"] == load.corpus_hash
     assert manifest["embedder"] == embedder.name and manifest["dim"] == embedder.dim
     assert manifest["faiss_kind"] == "flat"
-    assert manifest["counts"] == {"documents": 1, "measures": 3, "chunks": 3 + 3, "vectors": 6}
+    # every chunk has a vector; only the sentences were embedded (a whole measure's is their mean)
+    assert manifest["counts"] == {"documents": 1, "measures": 3, "chunks": 3 + 3, "vectors": 6, "embedded_chunks": 3}
     assert set(manifest["files"]) == {"small.txt"}
 
     opened = open_index(root, load, embedder)
@@ -125,7 +126,7 @@ def test_unchanged_chunks_are_not_embedded_again(corpus, tmp_path, embedder):
 
     counting = Counting()
     build_index(load_corpus(corpus), root, counting)
-    assert len(counting.encoded) == 2  # the changed sentence and its measure
+    assert len(counting.encoded) == 1  # the changed sentence (its measure's vector is the mean of its sentences)
     assert all("6000" in text for text in counting.encoded)
 
 
@@ -193,3 +194,23 @@ def test_an_index_built_with_other_word_lists_is_rebuilt_saying_so(corpus, tmp_p
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="stopwords.txt"):
         open_index(root, load, embedder)
+
+
+def test_a_new_document_embeds_only_its_own_sentences(corpus, tmp_path, embedder):
+    """Incremental builds: adding one document re-embeds its sentences and nothing of the others."""
+    root = tmp_path / "index"
+    build_index(load_corpus(corpus), root, embedder)
+    (corpus / "other.txt").write_text(SMALL.replace("技能", "数字").replace("贷款", "出口"), encoding="utf-8")
+    calls: list[int] = []
+    built = build_index(load_corpus(corpus), root, embedder, progress=lambda total, label: calls.append(total))
+    chunks = built.searcher.chunks
+    old = {c.text for c in chunks if c.doc_id == "small"}
+    new = {c.text for c in chunks if c.doc_id == "other" and c.kind == "sentence"} - old
+    assert new and calls == [len(new)] and built.manifest.embedded == len(new)
+
+
+def test_the_dense_side_scores_sentences_not_the_mean_of_a_measure(corpus, tmp_path, embedder):
+    searcher = build_index(load_corpus(corpus), tmp_path / "index", embedder).searcher
+    scores = searcher.dense_scores(searcher.encode("贷款"))
+    measures = np.array([c.kind == "measure" for c in searcher.chunks])
+    assert (scores[measures] == -1).all() and (scores[~measures] > 0).all()

@@ -398,6 +398,35 @@ def test_a_version_of_another_embedder_is_refused(fresh, embedder):
         other.close()
 
 
+def test_dense_side_scores_sentences_not_the_whole_measures_they_make(fresh, embedder):
+    """Embedded once (index.building.embedded_chunks): a whole-measure chunk whose measure has sentence
+    chunks is not scored by the dense side (its stored vector is a mean of its sentences'), so its
+    measure's dense score is its best sentence's cosine; a measure without sentence chunks is scored
+    by its whole-measure chunk."""
+    question = "无人机企业开展低空物流试点"
+    query = embedder.encode_queries([question])[0]
+    chunks = tiny_chunks()
+    chunks.append(Chunk(len(chunks), "gamma-notice", "1", "measure", "发展低空经济\n鼓励新业态", "发展低空经济", 0, 11))
+    vectors = embed(embedder, chunks[:-1])
+    vectors = np.concatenate([vectors, query.reshape(1, -1)]).astype(np.float32)  # measure-only: the query itself
+    whole = next(i for i, c in enumerate(chunks)
+                 if (c.doc_id, c.measure_key, c.kind) == ("beta-rules", "2", "measure"))
+    vectors[whole] = query  # a whole measure with sentences, whose stored vector is the query itself
+    build(fresh, chunks, vectors, TINY_TERMS)
+
+    found = fresh.search(SearchRequest(question, query, k=10, sides=("dense",)))
+    hits = {(h.doc_id, h.measure_key): h for h in found}
+    assert hits[("gamma-notice", "1")].dense == pytest.approx(1.0, abs=1e-4)  # scored by its only chunk
+    sentences = [i for i, c in enumerate(chunks)
+                 if (c.doc_id, c.measure_key, c.kind) == ("beta-rules", "2", "sentence")]
+    best_sentence = float(max(vectors[i] @ query for i in sentences))
+    assert best_sentence < 0.95
+    electricity = hits.get(("beta-rules", "2"))
+    assert electricity is None or electricity.dense == pytest.approx(best_sentence, abs=1e-4)
+    top = fresh.search(SearchRequest(question, query, k=1))
+    assert keys(top) == [("gamma-notice", "1")] and top[0].dense == pytest.approx(1.0, abs=1e-4)
+
+
 def test_bad_input_is_refused_with_value_errors(fresh, embedder):
     chunks = tiny_chunks()
     vectors = embed(embedder, chunks)
