@@ -22,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from assistant.errors import AssistantError, BadQuestion, NotFound, ReindexBusy
+from assistant.errors import AssistantError, BadQuestion, NotFound, ReindexBusy, SearchUnavailable
 from assistant.middleware import BodyGuard, HostGuard, SecurityHeaders, default_hosts
 from assistant.models import (
     MAX_QUESTION_CHARS, AskRequest, AskResponse, DepartmentsResponse, HealthResponse, MeasureOut,
@@ -37,7 +37,8 @@ log = logging.getLogger("policyqa.api")
 
 # Domain errors (assistant/errors.py) and the HTTP status each one becomes.
 # A rebuild that fails (POST /api/reindex) leaves the old index serving: 507 when the disk is full, else 503.
-ERROR_STATUS = {BadQuestion: 422, NotFound: 404, ReindexBusy: 409, AssistantError: 400,
+# A search backend (POLICYQA_SEARCH=milvus) that fails: 503.
+ERROR_STATUS = {BadQuestion: 422, NotFound: 404, ReindexBusy: 409, SearchUnavailable: 503, AssistantError: 400,
                 DiskFullError: 507, IndexStoreError: 503, CorpusError: 503}
 
 
@@ -161,5 +162,5 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
 
         # a file that is not a usable feedback database turns feedback off (one warning), never the service
         feedback = FeedbackStore.open_or_disable(settings.feedback_db, warn=log.warning)
-        mount_ui(app, lambda: app.state.assistant, feedback)
+        mount_ui(app, lambda: app.state.assistant, feedback, corpus_folder=settings.corpus_folder)  # its ui.json
     return app

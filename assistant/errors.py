@@ -17,3 +17,7 @@ class BadQuestion(AssistantError):
 
 class ReindexBusy(AssistantError):
     """A rebuild is already running."""
+
+
+class SearchUnavailable(AssistantError):
+    """The search backend (POLICYQA_SEARCH=milvus) cannot be reached or failed; the message says what to check."""

@@ -185,3 +185,5 @@ class HealthResponse(BaseModel):
     rebuild: Literal["idle", "pending", "running"] = "idle"  # pending: changes settling or waiting for a rebuild
     watching: bool = False  # the corpus folder is watched (off with POLICYQA_WATCH=0)
     last_rebuild_error: str | None = None  # why the last rebuild failed (the old index kept serving), else null
+    search_backend: Literal["inprocess", "milvus"] = "inprocess"  # what answers search through (POLICYQA_SEARCH)
+    milvus_uri: str | None = None  # the Milvus searched (POLICYQA_MILVUS_URI without credentials or query), else null

@@ -13,7 +13,7 @@ from typing import Callable, Literal
 from assistant import llm
 from assistant.catalog import Catalog
 from assistant.conversation import Conversation
-from assistant.errors import BadQuestion, NotFound, ReindexBusy
+from assistant.errors import BadQuestion, NotFound, ReindexBusy, SearchUnavailable
 from assistant.handlers import HANDLERS, Asked, Context
 from assistant.handlers.lists import matching_measures
 from assistant.conversation import referent
@@ -25,6 +25,7 @@ from assistant.models import (
 )
 from assistant.relevance import Relevance
 from assistant.scope import EVERYTHING, Scope, resolve as resolve_scope
+from assistant.search_backend import open_search, search_info
 from assistant.settings import Settings
 from corpus.errors import CorpusError
 from corpus.loading import CorpusLoad, load_corpus
@@ -95,6 +96,8 @@ class PolicyAssistant:
         self._rebuild_worker: threading.Thread | None = None
         self._watcher = None  # assistant.watching.CorpusWatcher, while watching
         self.last_rebuild_error: str | None = None
+        # POLICYQA_SEARCH=milvus: a Milvus version kept in step with the index (None: in-process search, as is)
+        self._search = open_search(settings, self.embedder, say)
         self._state = self._open(rebuild=False)
 
     # -- loading and reindexing ------------------------------------------------------------
@@ -111,6 +114,8 @@ class PolicyAssistant:
                 index = build_index(load, root, self.embedder, progress=self.progress_factory, say=self.say)
             else:
                 index = ensure_index(root, load, self.embedder, progress=self.progress_factory, say=self.say)
+        if self._search is not None:
+            self._search.sync(index)  # before the state is swapped: Milvus holds the new version first
         catalog = Catalog(load.documents, self._gazetteer(), words=index.searcher.tokenizer.words)
         return _State(load, index, catalog)
 
@@ -190,7 +195,7 @@ class PolicyAssistant:
                 self.say(f"switched to index {index.version} in {time.perf_counter() - switch:.2f} s")
         except ChildBuildCancelled:
             raise
-        except (IndexStoreError, CorpusError) as exc:
+        except (IndexStoreError, CorpusError, SearchUnavailable) as exc:
             self.last_rebuild_error = str(exc)
             self.say(f"rebuild failed: {exc}; still serving index {current.index.version}")
             raise
@@ -222,7 +227,8 @@ class PolicyAssistant:
         state = self._state
         return {"status": "ok", "index_version": state.index.version, "documents": len(state.load.documents),
                 "chunks": len(state.index.searcher.chunks), "rebuild": self.rebuild_status,
-                "watching": self.watching, "last_rebuild_error": self.last_rebuild_error}
+                "watching": self.watching, "last_rebuild_error": self.last_rebuild_error,
+                **search_info(self.settings, self._search)}
 
     # -- background rebuilds and the corpus watch ------------------------------------------
     def request_rebuild(self, force: bool = False, settle_s: float = 0.0) -> None:
@@ -259,7 +265,7 @@ class PolicyAssistant:
                 except ChildBuildCancelled:
                     with self._rebuild_cond:
                         self._rebuild_pending = False
-                except (IndexStoreError, CorpusError):
+                except (IndexStoreError, CorpusError, SearchUnavailable):
                     pass  # said and kept in last_rebuild_error by _rebuild
                 except Exception as exc:  # noqa: BLE001 - the worker must not die silently
                     self.last_rebuild_error = f"rebuild failed: {type(exc).__name__}: {exc}"
@@ -349,8 +355,9 @@ class PolicyAssistant:
     def context(self, today: date | None = None) -> Context:
         """One consistent index state for answering (the state may be swapped by a rebuild meanwhile)."""
         state = self._state
-        return Context(state.catalog, state.index.searcher, self.relevance, today or self.clock(), self.sides,
-                       ask=lambda question, history: self._ask(question, history))
+        context = Context(state.catalog, state.index.searcher, self.relevance, today or self.clock(), self.sides,
+                          ask=lambda question, history: self._ask(question, history))
+        return context if self._search is None else self._search.context(context)
 
     def search(self, query: str, k: int = 5) -> list[Citation]:
         query = _clean(query)
@@ -464,11 +471,36 @@ def complete_ellipsis(question: str, previous: str, catalog: Catalog, words) -> 
         frame = frame.replace(name, "")
     if not topic_words(remainder, words):  # only documents named: ask the previous question of them
         return rest + frame
+    swapped = _swap_modifier(remainder, frame, words)
+    if swapped:
+        return swapped
     previous_topic = topic_words(frame, words)
     for word in sorted(previous_topic, key=len, reverse=True):
         if word not in rest:
             frame = frame.replace(word, "", 1)
     return rest + frame
+
+
+def _swap_modifier(new: str, frame: str, words) -> str | None:
+    """那先进级的呢？ after 卓越级智能工厂要培育几家？ → 先进级智能工厂要培育几家？: the new words end in a
+    word of the previous question (级, 营收): those before it in the previous question are replaced by the
+    new ones before it. None when the two share no topic word."""
+    new_topic = topic_words(new, words)
+    frame_tokens = list(words(frame))
+    for position, token in enumerate(new_topic):
+        if position == 0 or token not in frame_tokens:
+            continue
+        at = frame_tokens.index(token)
+        before = new_topic[:position]
+        start = at
+        while start > 0 and at - start < len(before) and frame_tokens[start - 1] in topic_words(frame, words):
+            start -= 1
+        if start == at:
+            return None
+        return "".join(frame_tokens[:start] + before + frame_tokens[at:])
+    return None
+
+
 def check_question(question: str) -> str:
     """The question, stripped; raises BadQuestion (the message says what to fix) when it is empty or too long.
 

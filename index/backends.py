@@ -41,6 +41,7 @@ import shutil
 import tempfile
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
@@ -53,7 +54,8 @@ from index.hybrid import FusionParams, HybridSearcher, MeasureHit, SearchFilters
 __all__ = [
     "BACKENDS", "SIDES", "BackendUnavailableError", "InProcessBackend", "MeasureHit", "NoLiveVersionError",
     "SearchBackend", "SearchBackendError", "SearchFilters", "SearchRequest", "SentenceHit", "VersionError",
-    "VersionInfo", "check_chunks", "collection_prefix", "make_backend", "measure_uid", "shared_tokenizer",
+    "VersionInfo", "check_chunks", "collection_prefix", "make_backend", "measure_uid", "public_uri",
+    "shared_tokenizer",
 ]
 
 BACKENDS = ("inprocess", "milvus")
@@ -259,6 +261,27 @@ def by_document(chunks: Sequence[Chunk], vectors: np.ndarray) -> dict[str, tuple
     for i, chunk in enumerate(chunks):
         rows.setdefault(chunk.doc_id, []).append(i)
     return {doc_id: ([chunks[i] for i in ids], vectors[ids]) for doc_id, ids in rows.items()}
+
+
+def public_uri(uri: str | None) -> str | None:
+    """``uri`` without what may be secret: no user or password, no query string (``?token=``), no fragment.
+
+    ``http://root:Milvus@milvus.internal:19530/db?token=x`` → ``http://milvus.internal:19530/db``;
+    a Milvus Lite file path is returned as it is."""
+    if not uri:
+        return None
+    if "://" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host + (f":{port}" if port is not None else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def collection_prefix(settings) -> str:

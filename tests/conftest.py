@@ -27,7 +27,8 @@ def _data_dir(policyqa_home, monkeypatch):
     """Nothing a test does touches the user's real data folder."""
     monkeypatch.setenv("POLICYQA_HOME", str(policyqa_home))
     for name in ("POLICYQA_CORPUS", "POLICYQA_EMBEDDER", "POLICYQA_ADMIN_TOKEN", "POLICYQA_LLM_BASE_URL",
-                 "POLICYQA_LLM_MODEL", "POLICYQA_LLM_API_KEY", "POLICYQA_CORS_ORIGINS"):
+                 "POLICYQA_LLM_MODEL", "POLICYQA_LLM_API_KEY", "POLICYQA_CORS_ORIGINS", "POLICYQA_SEARCH",
+                 "POLICYQA_MILVUS_URI", "POLICYQA_MILVUS_TOKEN"):
         monkeypatch.delenv(name, raising=False)
 
 
