@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 
 from assistant.models import AskResponse, Citation, DepartmentOut, MeasureOut, MeasureRef
 from tests.fake_assistant import FakeAssistant
-from ui import render
+from corpus.loading import BUNDLED_CORPUS
+from ui import lookup, render
 from ui.app import build_ui, mount_ui
 from ui.feedback import FeedbackStore
 
@@ -77,9 +78,11 @@ def test_answer_html_escapes_answer_quote_and_measure_fields():
             _citation(measure_title=EVIL, section=f"部分{EVIL}", departments=[EVIL], quote=EVIL, doc_title=EVIL),
         ],
     )
-    out = render.answer_html(response, lambda *_: _measure(number=9, text=f"前{EVIL}后", departments=[EVIL]))
+    known = _measure(number=9, title=EVIL, section=f"部分{EVIL}", text=f"前{EVIL}后", departments=[EVIL])
+    out = render.answer_html(response, lambda *_: known, show_doc=True)
     assert "<img" not in out
-    assert out.count("&lt;img src=x onerror=alert(1)&gt;") == 5  # answer, title, section, department, full text
+    # answer, document, title, section, department, full text
+    assert out.count("&lt;img src=x onerror=alert(1)&gt;") == 6
     assert "<mark>&lt;img src=x onerror=alert(1)&gt;</mark>" in out
     assert "第二行" in out and "<br>" in out
     assert "\n" not in out  # one raw HTML block for the chatbot's Markdown renderer
@@ -121,7 +124,7 @@ def test_cards_mark_the_quotes_in_the_full_text_instead_of_repeating_them():
                         departments=["市工业和信息化局"])
 
     out = render.answer_html(response, get_measure)
-    assert asked == [("d", 9, "加力推进智改数转网联")]
+    assert asked == [("d", "9")]  # by the record's key (its number here: the citation names no key)
     assert out.count("第一句，有2家。") == 2  # the answer text, and marked in the full text; no third copy
     assert "<mark>第一句，有2家。</mark>第二句。<mark>第三句。</mark>" in out
     assert '<details class="pq-full"><summary>查看原文（引用句已标黄）</summary>' in out
@@ -161,15 +164,19 @@ def test_transfer_line_and_department_choices():
     fake = FakeAssistant()
     nine = fake.measure(fake.measures[0].doc_id, "9")
     assert render.transfer_line(nine) == "转办：第9条「加力推进智改数转网联」，责任单位：市工业和信息化局、市农业农村局"
-    choices = render.department_choices(
-        [
-            DepartmentOut(name="市财政局", measures=[MeasureRef(doc_id="d", number=14, title="t")]),
-            DepartmentOut(name=EVIL, measures=[]),
-            DepartmentOut(name="市工业和信息化局", measures=[MeasureRef(doc_id="d", number=n, title="t") for n in (1, 2)]),
-        ]
-    )
-    assert choices[0] == ("市工业和信息化局（2）", "市工业和信息化局")
-    assert choices[1] == ("市财政局（1）", "市财政局")
+    document = fake.documents()[0]
+    assert render.transfer_line(nine, document) == (  # the document is named when given: the line leaves the page
+        "转办：《威海市大力实施工业经济“头号工程”2026年行动方案》（威政办字〔2026〕10号）第9条「加力推进智改数转网联」，"
+        "责任单位：市工业和信息化局、市农业农村局")
+    departments = [
+        DepartmentOut(name="市财政局", measures=[MeasureRef(doc_id="d", number=14, title="t")]),
+        DepartmentOut(name=EVIL, measures=[]),
+        DepartmentOut(name="市工业和信息化局", measures=[MeasureRef(doc_id="d", number=n, title="t") for n in (1, 2)]
+                      + [MeasureRef(doc_id="e", number=1, title="t")]),
+    ]
+    choices = lookup.department_choices(lookup.Corpus([], departments))
+    assert choices == [("市工业和信息化局（3）", "市工业和信息化局"), ("市财政局（1）", "市财政局")]  # none for no measure
+    assert lookup.department_choices(lookup.Corpus([], departments), "e") == [("市工业和信息化局（1）", "市工业和信息化局")]
 
 
 def test_measure_list_lists_everything_and_escapes_the_heading():
@@ -243,7 +250,7 @@ def test_api_routes_keep_working_after_the_ui_is_mounted(tmp_path):
         return {"status": "ok"}
 
     fake = FakeAssistant()
-    mount_ui(app, lambda: fake, FeedbackStore(tmp_path / "f.sqlite"))
+    mount_ui(app, lambda: fake, FeedbackStore(tmp_path / "f.sqlite"), corpus_folder=BUNDLED_CORPUS)
     with TestClient(app) as client:
         assert client.get("/api/ping").json() == {"ok": True}
         assert client.get("/health").json() == {"status": "ok"}
@@ -257,8 +264,8 @@ def test_build_ui_does_not_touch_the_assistant():
     def not_yet():
         raise AssertionError("build_ui asked for the assistant before any page loaded")
 
-    demo = build_ui(not_yet)
-    assert demo.title == "威海市工业经济政策问答"
+    assert build_ui(not_yet).title == "政策问答"  # no ui.json: the page takes its title from the documents
+    assert build_ui(not_yet, corpus_folder=BUNDLED_CORPUS).title == "威海市工业经济政策问答"  # its ui.json
 
 
 def test_the_chat_is_never_sent_back_to_the_server():
@@ -286,14 +293,24 @@ def test_create_app_mounts_the_ui_with_a_feedback_file_in_the_home(tmp_path):
         assert client.get("/api/departments").json()["departments"][0]["name"] == "市工业和信息化局"
 
 
-def test_measure_list_names_the_document_when_given_titles():
+def test_measure_list_names_the_document_in_each_transfer_line():
     fake = FakeAssistant()
-    out = render.measure_list_html("共 4 条", fake.measures, {fake.measures[0].doc_id: f"另一文件{EVIL}"})
-    assert out.count("《另一文件&lt;img src=x onerror=alert(1)&gt;》") == 4
+    document = fake.documents()[0].model_copy(update={"short_title": f"另一文件{EVIL}"})
+    out = render.measure_list_html("共 4 条", fake.measures, {document.doc_id: document})
+    assert out.count("转办：《另一文件&lt;img src=x onerror=alert(1)&gt;》（威政办字〔2026〕10号）") == 4
+    assert "<img" not in out and "pq-docgroup" not in out  # one document: no heading per document
     assert "《" not in render.measure_list_html("共 4 条", fake.measures)
 
 
 # --- the assistant, as create_app hands it over ----------------------------------------------
+
+
+def lookup_view(outputs) -> dict:
+    """A lookup handler's outputs by name (ui.app.LOOKUP_OUTPUTS)."""
+    from ui.app import LOOKUP_OUTPUTS
+
+    assert len(outputs) == len(LOOKUP_OUTPUTS)
+    return dict(zip(LOOKUP_OUTPUTS, outputs))
 
 
 def test_handlers_ask_the_getter_on_every_event(tmp_path):
@@ -304,27 +321,36 @@ def test_handlers_ask_the_getter_on_every_event(tmp_path):
     current = {"assistant": None}  # as app.state.assistant before the lifespan has run
     h = _Handlers(lambda: current["assistant"], None)
     with pytest.raises(gr.Error, match="正在载入"):
-        h.search("贷款")
+        h.search("贷款", None, None)
 
     fake = current["assistant"] = FakeAssistant()
     chat, *_ = h.ask("智能工厂有哪些支持？", [], [])
     assert "<details" in chat[-1]["content"]  # the full text was fetched through measure(doc_id, "9")
-    detail, transfer, *cleared = h.detail(json.dumps([fake.measures[0].doc_id, 15, "强化人才支撑"]))
-    assert transfer["value"].startswith("转办：第15条「强化人才支撑」") and transfer["visible"] is True
-    assert cleared == ["", "", None, None]  # the list, the search box, the department and section filters
-    detail, transfer, *_ = h.detail(json.dumps([fake.measures[0].doc_id, None, "保障措施"]))  # by title
-    assert transfer["value"] == "转办：「保障措施」，责任单位：市工业和信息化局、市司法局、市应急局"
-    assert "没有找到" in h.detail('["nope", 99, "x"]')[0]
+    view = lookup_view(h.detail(json.dumps([fake.measures[0].doc_id, "15"])))
+    assert view["transfer"]["value"].startswith("转办：《威海市大力实施工业经济“头号工程”2026年行动方案》"
+                                                "（威政办字〔2026〕10号）第15条「强化人才支撑」")
+    assert view["transfer"]["visible"] is True and "订单班" in view["detail"]
+    assert view["results"] == ""  # the list gives way to the detail; the pickers stay where they are
+    assert all(isinstance(view[k], dict) and view[k].get("__type__") == "update" and len(view[k]) == 1
+               for k in ("query", "document", "department", "part", "group", "measure"))
+    view = lookup_view(h.detail(json.dumps([fake.measures[0].doc_id, "保障措施"])))  # no key: by title
+    assert view["transfer"]["value"].endswith("「保障措施」，责任单位：市工业和信息化局、市司法局、市应急局")
+    for bad in ('["nope", "99"]', "not json", '{"a": 1}', '["d", 9]', json.dumps([fake.measures[0].doc_id, "99"])):
+        view = lookup_view(h.detail(bad))  # a page older than the corpus, or a value typed into the picker
+        assert "没有找到" in view["detail"] and view["transfer"]["visible"] is False
 
 
 def test_department_filter_lists_unnumbered_measures_too():
     from ui.app import _Handlers
 
     fake = FakeAssistant()
-    listing, query, section, measure, detail, transfer = _Handlers(lambda: fake, None).by_department("市工业和信息化局")
+    view = lookup_view(_Handlers(lambda: fake, None).by_department("", None, "市工业和信息化局"))
+    listing = view["results"]
     assert "市工业和信息化局：共负责 4 条措施" in listing and "未能载入" not in listing
-    assert listing.count('class="pq-card"') == 4 and "转办：「保障措施」" in listing
-    assert (query, section, measure, detail, transfer["visible"]) == ("", None, None, "", False)
+    assert listing.count('class="pq-card"') == 4 and "第15条「强化人才支撑」" in listing
+    assert "行动方案》（威政办字〔2026〕10号）「保障措施」，责任单位" in listing  # every 转办 line names its document
+    assert (view["detail"], view["transfer"]["visible"], view["measure"]["value"]) == ("", False, None)
+    assert view["department"]["value"] == "市工业和信息化局"
 
 
 def test_searching_a_departments_short_name_lists_what_it_is_responsible_for():
@@ -332,9 +358,10 @@ def test_searching_a_departments_short_name_lists_what_it_is_responsible_for():
 
     fake = FakeAssistant()
     h = _Handlers(lambda: fake, None)
-    listing, *_ = h.search("工信局")  # no measure's text says 工信局; the parentheses say 工业和信息化局
-    assert "市工业和信息化局：共负责 4 条措施" in listing
-    listing, *_ = h.search("人才")
+    view = lookup_view(h.search("工信局", None, None))  # no measure's text says 工信局; the parentheses say 工业和信息化局
+    assert "市工业和信息化局：共负责 4 条措施" in view["results"]
+    assert (view["department"]["value"], view["query"]) == ("市工业和信息化局", "")  # the picker shows what is listed
+    listing, *_ = h.search("人才", None, None)
     assert "与「人才」相关的措施：共 1 条" in listing and "第15条" in listing
 
 

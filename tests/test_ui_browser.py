@@ -25,6 +25,7 @@ EVIL = "<img src=x onerror=alert(1)>"
 TIMEOUT = 30_000  # ms; the engine answers in well under a second, this is for a loaded 2-core machine
 SMART_FACTORY = "智能工厂有哪些支持？"
 QUOTED = "力争培育2家卓越级智能工厂"  # from 第9条, quoted by the answer to SMART_FACTORY
+WEIHAI = "《威海市工业经济“头号工程”行动方案》（威政办字〔2026〕10号）"  # how a 转办 line names the document
 
 
 @pytest.fixture(scope="module")
@@ -252,9 +253,10 @@ def test_department_filter_lists_its_complete_list(ui):
     page = ui.page
     open_lookup(page)
     page.locator("#pq-department input").click()
-    options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
-    assert options[:2] == ["市工业和信息化局（22）", "市发展改革委（9）"]
-    assert len(options) == 19
+    options = [o.replace("✓", "").strip() for o in page.get_by_role("option").all_inner_texts()]  # ✓: the chosen
+    assert options[:3] == ["（全部责任单位）", "市工业和信息化局（22）", "市发展改革委（9）"]
+    assert len(options) == 20
+    assert not page.locator("#pq-document").is_visible()  # one document: nothing to filter by
     page.get_by_role("option", name="人民银行威海市分行（2）", exact=True).click()
 
     results = page.locator("#pq-results")
@@ -264,12 +266,13 @@ def test_department_filter_lists_its_complete_list(ui):
     choose(page, "pq-department", "威海海关（1）")
     results.get_by_text("威海海关：共负责 1 条措施").wait_for()
     assert _numbers(results) == ["第13条"]
-    assert "转办：第13条「强化产供衔接」，责任单位：市工业和信息化局、市交通运输局、市商务局、威海海关" in results.inner_text()
+    assert f"转办：{WEIHAI}第13条「强化产供衔接」，责任单位：市工业和信息化局、市交通运输局、市商务局、威海海关" \
+        in results.inner_text()
 
     choose(page, "pq-department", "市工业和信息化局（22）")
     results.get_by_text("市工业和信息化局：共负责 22 条措施").wait_for()
     assert _numbers(results) == [f"第{n}条" for n in range(1, 22)] + ["保障措施"]  # never cut, unnumbered too
-    assert "转办：第9条「加力推进智改数转网联」，责任单位：市工业和信息化局、市农业农村局" in results.inner_text()
+    assert f"转办：{WEIHAI}第9条「加力推进智改数转网联」，责任单位：市工业和信息化局、市农业农村局" in results.inner_text()
 
 
 def test_search_lists_every_matching_measure(ui):
@@ -288,26 +291,33 @@ def test_search_lists_every_matching_measure(ui):
     assert results.locator(".pq-card").count() == 22
 
 
-def test_browse_by_section_and_measure_detail(ui):
+def test_browse_by_part_and_measure_detail(ui):
     page = ui.page
     open_lookup(page)
-    choose(page, "pq-section", "促进实数深度融合，赋能行业数智化转型（3）")
+    choose(page, "pq-part", "三、促进实数深度融合，赋能行业数智化转型（3）")
     results = page.locator("#pq-results")
-    results.get_by_text("促进实数深度融合，赋能行业数智化转型：共 3 条").wait_for()
+    results.get_by_text("三、促进实数深度融合，赋能行业数智化转型：共 3 条").wait_for()
     assert _numbers(results) == ["第8条", "第9条", "第10条"]
+    assert not page.locator("#pq-group").is_visible()  # the seed's parts hold no groups
+    page.locator("#pq-measure input").click()  # the measure picker offers the part's measures
+    measures = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+    assert measures == ["第8条 实施“人工智能+制造”行动", "第9条 加力推进智改数转网联", "第10条 做强数字经济核心产业"]
+    page.locator("#pq-measure input").blur()  # closes the list
 
     choose(page, "pq-measure", "第9条 加力推进智改数转网联")
     transfer = page.locator("#pq-transfer textarea, #pq-transfer input").first
-    page.wait_for_function("el => el.value.startsWith('转办：第9条')", arg=transfer.element_handle())
-    assert transfer.input_value() == "转办：第9条「加力推进智改数转网联」，责任单位：市工业和信息化局、市农业农村局"
+    page.wait_for_function("el => el.value.includes('第9条')", arg=transfer.element_handle())
+    assert transfer.input_value() == f"转办：{WEIHAI}第9条「加力推进智改数转网联」，责任单位：市工业和信息化局、市农业农村局"
     detail = page.locator("#pq-detail").inner_text()
     assert "培育智慧农业应用场景6个" in detail  # the full text, open
     assert "规上工业企业数字化转型覆盖率达到98%" in detail  # targets
     assert "市工业和信息化局、农业农村局按职责分工负责" in detail  # the division of work as written
 
-    choose(page, "pq-measure", "保障措施")  # unnumbered: found by its title
-    page.wait_for_function("el => el.value.startsWith('转办：「保障措施」')", arg=transfer.element_handle())
-    assert transfer.input_value() == "转办：「保障措施」，责任单位：市工业和信息化局、市司法局、市应急局"
+    choose(page, "pq-part", "（全部部分）")  # back to every measure of the document
+    results.get_by_text("：共 22 条").wait_for()
+    choose(page, "pq-measure", "保障措施")  # unnumbered: named by its title
+    page.wait_for_function("el => el.value.includes('「保障措施」')", arg=transfer.element_handle())
+    assert transfer.input_value() == f"转办：{WEIHAI}「保障措施」，责任单位：市工业和信息化局、市司法局、市应急局"
     assert "压实企业安全生产主体责任" in page.locator("#pq-detail").inner_text()
 
 
@@ -449,7 +459,7 @@ def test_on_a_phone_the_lookup_pickers_come_before_the_list(browser, base_url):
         detail.wait_for()
         assert _page_top(detail) < PHONE["height"]  # the detail opens right under the pickers
         transfer = page.locator("#pq-transfer textarea, #pq-transfer input").first
-        assert transfer.input_value().startswith("转办：第15条「强化人才支撑」")
+        assert transfer.input_value().startswith(f"转办：{WEIHAI}第15条「强化人才支撑」")
         assert results.locator(".pq-card").count() == 0  # the list gave way to the detail
         page.screenshot(path=artifact_path("phone-lookup-detail.png"))
         assert session.page_errors == [] and session.failed_requests == []

@@ -178,10 +178,12 @@ def test_a_page_whose_session_expired_still_works(short_lived_ui):
     page.load()
     eventually(lambda: not ui.demo.state_holder.session_data, "the session forgotten")
     by_department = client.fn_index("by_department")
-    listing = page.event(by_department, ["市工业和信息化局"]).data[0]
+    # inputs: the search box, then the document, department, part and group pickers
+    listing = page.event(by_department, ["", None, "市工业和信息化局", None, None]).data[0]
     assert "市工业和信息化局：共负责 4 条措施" in listing
-    assert "没有找到单位「不存在的局」" in page.event(by_department, ["不存在的局"]).data[0]
-    assert "请从列表中选择" in page.event(client.fn_index("detail"), ["第9条"]).data[0]
+    assert "没有找到单位「不存在的局」" in page.event(by_department, ["", None, "不存在的局", None, None]).data[0]
+    results, detail, *_ = page.event(client.fn_index("detail"), ["第9条"]).data  # not a picker value
+    assert "请从列表中选择" in detail
 
 
 def test_the_reaper_forgets_by_the_clock():
