@@ -1,6 +1,6 @@
 """Query latency while the index is rebuilt, and how long a new document takes to be served.
 
-``python -m eval.bench_reindex [--clients 4] [--seconds 20] [--rounds 2] [--checkout DIR]``
+``python -m eval.bench_reindex [--clients 4] [--seconds 20] [--rebuilds 5] [--gap 2] [--rounds 2] [--checkout DIR]``
 
 For each round, and in each round for both ways of rebuilding (``child``: the default, a build
 process at nice +10; ``in-process``: POLICYQA_BUILD_IN_CHILD=0, the build in the server's own
@@ -10,8 +10,9 @@ threads, as before), it
    of the bundled corpus in one data folder (its index is built once, before the first load);
 2. runs ``--clients`` closed-loop clients (threads of this process, one httpx.Client each) that
    POST /api/ask with questions of the bundled set for ``--seconds``: the latency without a rebuild;
-3. runs the same load again while ``POST /api/reindex`` runs back to back: the latency of the
-   requests that overlapped a rebuild, and how long each rebuild took. Beside both, the CPU the
+3. runs the same load again while ``--rebuilds`` rebuilds (``POST /api/reindex``) run one after the
+   other, ``--gap`` seconds apart (the same work for both variants): the latency of the requests
+   that overlapped a rebuild, and how long each rebuild took. Beside both, the CPU the
    server process used per request (its own threads, /proc/<pid>/stat) and the CPU of the build
    processes it started (children it waited for), which the queries no longer share.
 
@@ -39,6 +40,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import numpy as np
@@ -120,14 +122,13 @@ def start_server(checkout: Path, home: Path, corpus: Path, log: Path, settle_ms:
     sys.exit(f"the server did not answer within 600 s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-def run_load(url: str, asked: list[str], clients: int, seconds: float) -> Load:
+def run_load(url: str, asked: list[str], clients: int, keep_going: Callable[[], bool]) -> Load:
     load, lock = Load(), threading.Lock()
-    until = time.monotonic() + seconds
 
     def client(offset: int) -> None:
         with httpx.Client(base_url=url, timeout=60) as http:
             i = offset
-            while time.monotonic() < until:
+            while keep_going():
                 question = asked[i % len(asked)]
                 i += clients
                 start = time.monotonic()
@@ -176,39 +177,43 @@ class Result:
         return f"| {self.label} | {len(lat)} | {figures} | {len(self.errors)} | {own} | {children} |"
 
 
-def measure(server: Server, asked: list[str], clients: int, seconds: float, variant: str) -> tuple[Result, Result, list[float]]:
-    """The load without a rebuild, then with back-to-back rebuilds: two Results and the rebuild durations."""
+def measure(server: Server, asked: list[str], clients: int, seconds: float, variant: str, rebuilds_wanted: int,
+            gap: float) -> tuple[Result, Result, list[float]]:
+    """The load for ``seconds`` without a rebuild, then while ``rebuilds_wanted`` rebuilds run one after the
+    other, ``gap`` seconds apart (the load goes on until the last has finished): two Results and the
+    rebuild durations. Both variants thus do the same work, however long one rebuild takes."""
     with httpx.Client(base_url=server.url, timeout=60) as http:
         for question in asked[:10]:  # warm-up
             http.post("/api/ask", json={"question": question}).raise_for_status()
     pid = server.process.pid
     cpu0 = cpu_seconds(pid)
-    quiet = run_load(server.url, asked, clients, seconds)
+    until = time.monotonic() + seconds
+    quiet = run_load(server.url, asked, clients, lambda: time.monotonic() < until)
     cpu1 = cpu_seconds(pid)
     rebuilds: list[tuple[float, float]] = []
     failures: list[str] = []
-    stop = threading.Event()
 
     def reindex_loop() -> None:
         with httpx.Client(base_url=server.url, timeout=600) as http:
-            while not stop.is_set():
+            for _ in range(rebuilds_wanted):
+                time.sleep(gap)
                 start = time.monotonic()
                 response = http.post("/api/reindex", headers={"Authorization": f"Bearer {TOKEN}"})
                 rebuilds.append((start, time.monotonic()))
                 if response.status_code != 200:
                     failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
+        time.sleep(gap)  # requests after the last switch count as well
 
     trigger = threading.Thread(target=reindex_loop)
     trigger.start()
-    busy = run_load(server.url, asked, clients, seconds)
-    stop.set()
+    busy = run_load(server.url, asked, clients, trigger.is_alive)
     trigger.join()
     cpu2 = cpu_seconds(pid)
     if failures:
         print(f"  reindex failures: {failures}")
     return (Result(f"{variant}: no rebuild", quiet.latencies_ms(), quiet.errors,
                    (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]), len(quiet.spans)),
-            Result(f"{variant}: during rebuilds (requests overlapping one)", busy.latencies_ms(within=rebuilds),
+            Result(f"{variant}: {len(rebuilds)} rebuilds (requests overlapping one)", busy.latencies_ms(within=rebuilds),
                    busy.errors, (cpu2[0] - cpu1[0], cpu2[1] - cpu1[1]), len(busy.spans)),
             [b - a for a, b in rebuilds])
 
@@ -246,7 +251,9 @@ def watch_latency(server: Server, corpus: Path, settle_ms: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.bench_reindex", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=4, help="concurrent closed-loop clients (default 4)")
-    parser.add_argument("--seconds", type=float, default=20, help="length of each load (default 20)")
+    parser.add_argument("--seconds", type=float, default=20, help="length of the load without rebuilds (default 20)")
+    parser.add_argument("--rebuilds", type=int, default=5, help="rebuilds under the second load (default 5)")
+    parser.add_argument("--gap", type=float, default=2.0, help="seconds between rebuilds (default 2)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of both variants (default 2)")
     parser.add_argument("--variants", default="child,in-process", help="which, comma-separated (default both)")
     parser.add_argument("--checkout", type=Path, default=ROOT, help="source tree the server runs from")
@@ -274,13 +281,14 @@ def main(argv: list[str] | None = None) -> int:
                 server = start_server(args.checkout, folder / "home", corpus, log, args.settle_ms, VARIANTS[variant])
                 try:
                     print(f"\nround {round_}, {variant} builds (load average {loadavg()})", flush=True)
-                    quiet, busy, durations = measure(server, asked, args.clients, args.seconds, variant)
+                    quiet, busy, durations = measure(server, asked, args.clients, args.seconds, variant,
+                                                     args.rebuilds, args.gap)
                     results[variant].append((quiet, busy, durations))
                     print("| load | requests | median | p95 | max | errors | server CPU / request | its build "
                           "processes' CPU / request |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
                     print(quiet.row())
                     print(busy.row())
-                    print(f"{len(durations)} rebuilds back to back, median {np.median(durations):.1f} s "
+                    print(f"{len(durations)} rebuilds {args.gap:g} s apart, median {np.median(durations):.1f} s "
                           f"(load average after: {loadavg()})", flush=True)
                     for result in (quiet, busy):
                         if result.errors:
@@ -289,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(watch_latency(server, corpus, args.settle_ms), flush=True)
                 finally:
                     server.stop()
-        print("\nsummary: p95 without / during rebuilds, median over rounds")
+        print("\nsummary: p95 without / overlapping a rebuild, median over rounds")
         for variant, rows in results.items():
             quiet_p95 = np.median([q.p95 for q, _, _ in rows])
             busy_p95 = np.median([b.p95 for _, b, _ in rows])
