@@ -205,8 +205,9 @@ def route(question: str, known_departments: list[str], has_history: bool = False
 
     subjects = ["".join(w for w in words(t) if w not in GENERIC_ASKING) for t in list_topic(topic_q, words).split("、")]
     subjects = [t for t in subjects if t]
-    if len(subjects) >= 2 and (EACH.search(q) or flags["asks_department"] or flags["asks_figure"]) and \
-            SEVERAL.search(q):  # 低空经济和跨境电商分别由哪些部门负责？ → each subject on its own
+    # 低空经济和跨境电商分别由哪些部门负责？ → each subject on its own. A figure asked without 分别 is one
+    # subject (培训企业家及经营管理人员多少人次, 金融和税收上有什么照顾)
+    if len(subjects) >= 2 and (EACH.search(q) or flags["asks_department"]) and SEVERAL.search(q):
         return Intent("topics", topic="、".join(subjects), **flags)
 
     if has_history and (FOLLOWUP.search(q) or not topic_words(topic_q, words)):

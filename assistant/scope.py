@@ -145,11 +145,19 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     return chosen, False, [w for d in chosen for w in hits_of[d]]
 
 
-def _mentioned(place: Place, catalog: Catalog) -> bool:
+def _mentioned(place: Place, catalog: Catalog, question: str) -> bool:
+    """Whether the question names the place inside a phrase the documents hold: the name with the two
+    characters before or after it in the question (香港优质 in 香港优质“正”印认证). 上海有什么OPC补贴 is about
+    上海 as a place even when a document speaks of 上海 (承接上海“科创溢出”)."""
     from assistant.relevance import scope_text
 
     text = scope_text(catalog, None)
-    return any(len(name) >= 2 and normalize_text(name) in text for name in (place.name, *place.aliases))
+    for name in {normalize_text(n) for n in (place.name, *place.aliases) if len(n) >= 2}:
+        for found in re.finditer(re.escape(name), question):
+            before, after = question[max(0, found.start() - 2):found.start()], question[found.end():found.end() + 2]
+            if (len(after) == 2 and name + after in text) or (len(before) == 2 and before + name in text):
+                return True
+    return False
 
 
 def _has_documents(place: Place, catalog: Catalog) -> bool:
@@ -164,10 +172,11 @@ def _by_place(question: str, catalog: Catalog) -> tuple[list[Place], set[str], s
         return [], set(), None, []
     known = [i.place for i in catalog.infos if i.place is not None]
     unquoted = re.sub(r"[“\"「『][^”\"」』]{1,30}[”\"」』]", " ", question)  # “质享山东” is a name, not a place
-    places = gazetteer.find(normalize_text(unquoted), known=known)
-    # a place without documents of its own that the documents' text talks about (香港 in 香港优质“正”印认证,
-    # 乳山 in 威海's plan) is what the question is about, not where the asker is
-    places = [p for p in places if _has_documents(p, catalog) or not _mentioned(p, catalog)]
+    asked = normalize_text(unquoted)
+    places = gazetteer.find(asked, known=known)
+    # a place without documents of its own, named in a phrase the documents' text holds (香港 in 香港优质
+    # “正”印认证), is what the question is about, not where the asker is
+    places = [p for p in places if _has_documents(p, catalog) or not _mentioned(p, catalog, asked)]
     if not places:
         return [], set(), None, []
     # the most specific places: drop a place that is an ancestor of another one named

@@ -6,7 +6,7 @@ import copy
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Callable, Literal
 
@@ -394,7 +394,24 @@ class PolicyAssistant:
         question = _clean(question)
         context = self.context()
         asked = self.understand(question, history, top_k, context)
-        return HANDLERS[asked.intent.kind](asked, context)
+        response = HANDLERS[asked.intent.kind](asked, context)
+        if not response.found and asked.intent.kind == "search":
+            carried = self._carried_over(asked, context)
+            if carried is not None:
+                again = HANDLERS["search"](carried, context)
+                response = again if again.found else response
+        return response
+
+    @staticmethod
+    def _carried_over(asked: Asked, context: Context) -> Asked | None:
+        """A follow-up too short to stand alone (覆盖率要到多少？ after 数字化转型有什么目标？) searched with the
+        previous question before it; None when there is none, or when its own words are in no document in
+        scope (那天气怎么样？ stays refused)."""
+        previous = asked.conversation.last_user()
+        if not previous or asked.lang != "zh" or asked.scope.uncovered or \
+                context.nothing_in_scope(asked.text, asked.scope):
+            return None
+        return replace(asked, text=f"{previous} {asked.text}")
 
     def understand(self, question: str, history: list | None, top_k: int | None, context: Context) -> Asked:
         """The question's scope, conversation and intent, decided once before any handler runs.

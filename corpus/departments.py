@@ -439,7 +439,9 @@ def alias_table(known: Iterable[str], vocab: Vocabulary | None = None) -> dict[s
                 if alias == member:
                     continue
                 if len(suffix) <= 3:
-                    add(alias + suffix, name)
+                    # an alias that stands for the whole name must read as a unit (金融办, not 金融)
+                    if suffix or alias.endswith(vocab.unit_suffixes) or alias in vocab.bare_aliases:
+                        add(alias + suffix, name)
                     if suffix and suffix[-1] in "局厅委" and suffix != "局":
                         add(alias + "局", name)
                 if alias in vocab.bare_aliases:

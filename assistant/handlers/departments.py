@@ -40,13 +40,14 @@ def asks_beyond_the_measures(asked: Asked, context: Context) -> bool:
 def topic_words(asked: Asked, context: Context) -> list[str]:
     """The words of a department question besides the department and the asking (船舶 in
     市工信局负责哪些跟船舶有关的措施？), normalized."""
-    from assistant.intents import DEPARTMENT_LIST
+    from assistant.intents import DEPARTMENT_LIST, LIST_WORDS_AROUND
 
     scope = asked.scope
     allowed = None if scope.everything else set(scope.doc_ids)
     rest = DEPARTMENT_LIST.sub(" ", context.catalog.without_departments(asked.text, allowed))
+    # the words that name the records asked for (条目, 条款, 举措) are asking, not a topic
     return [normalize_text(w) for w in context.content_words(rest, scope)
-            if not context.catalog.departments_in(w, allowed)]
+            if w not in LIST_WORDS_AROUND and not context.catalog.departments_in(w, allowed)]
 
 
 def answer_department(asked: Asked, context: Context) -> AskResponse:

@@ -7,6 +7,7 @@ import re
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body
+from assistant.handlers.search import answer_search
 from assistant.models import AskResponse
 from assistant.scope import Scope
 from corpus.records import Document, Measure
@@ -101,16 +102,26 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
 
 
 def answer_topics(asked: Asked, context: Context) -> AskResponse:
-    """低空经济和跨境电商分别由哪些部门负责？ → each subject with its own measures (and departments)."""
+    """低空经济和跨境电商分别由哪些部门负责？ → each subject with its own measures (and departments).
+
+    When every subject lands on the same measures, the 和/及 joined one phrase (培训企业家及经营管理人员
+    多少人次): the question is answered as one search."""
     namer = context.namer
-    lines, citations = [], []
-    for topic in [t for t in asked.intent.topic.split("、") if t]:
+    topics = [t for t in asked.intent.topic.split("、") if t]
+    found_per_topic = []
+    for topic in topics:
         matches, literal = _matching(topic, asked.scope, context)
         if not literal:
             vector = context.searcher.encode(topic)
             hits = context.search(topic, k=1, scope=asked.scope, vector=vector)
             matches = [(context.catalog.document(h.doc_id), context.catalog.measure(h.doc_id, h.measure_key))
                        for h in hits if context.in_scope(topic, vector, hits, asked.scope)]
+        found_per_topic.append(matches)
+    keys = [{(d.doc_id, m.key) for d, m in matches} for matches in found_per_topic]
+    if len(topics) >= 2 and keys[0] and all(k == keys[0] for k in keys):
+        return answer_search(asked, context)
+    lines, citations = [], []
+    for topic, matches in zip(topics, found_per_topic):
         if not matches:
             lines.append(f"“{topic}”：已收录的文件中没有找到相关内容。")
             continue

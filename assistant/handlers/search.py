@@ -56,14 +56,20 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     return AskResponse(answer=answer, found=True, intent="search", citations=[context.cite(e) for e in evidence])
 
 
+FIGURE_TIES = 3  # figure sentences shown per measure when several fit the question equally well
+
+
 def figure_evidence(evidence: Evidence, searcher, question: str) -> Evidence:
     """For 多少/几家 questions: the measure's sentences that carry figures, best match first."""
     with_targets = [s for s in body(evidence.measure) if has_target(evidence.measure, s)]
     if not with_targets:
         return evidence
     tokens = set(searcher.tokenizer(question))
-    ranked = sorted(with_targets, key=lambda s: -len(tokens & set(searcher.tokenizer(s.text))))
-    chosen = ranked[:1] + [s for s in evidence.sentences if s not in ranked[:1]][:1]
+    overlap = {id(s): len(tokens & set(searcher.tokenizer(s.text))) for s in with_targets}
+    best = max(overlap.values())
+    # every sentence that fits as well as the best (up to FIGURE_TIES): 上限多少？街區店家的補助呢？ asks two
+    tied = [s for s in with_targets if overlap[id(s)] == best][:FIGURE_TIES]
+    chosen = tied + [s for s in evidence.sentences if s not in tied][:1]
     return Evidence(evidence.document, evidence.measure, sorted(chosen, key=lambda s: s.start), evidence.score)
 
 
