@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -86,7 +86,7 @@ class Catalog:
         self.gazetteer = gazetteer
         self.words = words or (lambda text: re.findall(r"[A-Za-z0-9]+|[\u4e00-\u9fff]{2,4}", text))
         self.documents = documents
-        self.infos: list[DocInfo] = [self._info(d) for d in documents]
+        self.infos: list[DocInfo] = _distinct_short_titles([self._info(d) for d in documents])
         self.by_id: dict[str, DocInfo] = {i.doc_id: i for i in self.infos}
         self._link_versions()
         self.pairs: list[tuple[Document, Measure]] = [(d, m) for d in documents for m in d.measures]
@@ -218,6 +218,21 @@ class Catalog:
                 info.newer = [m.doc_id for m in members[i + 1:]]
 
 
+def _distinct_short_titles(infos: list[DocInfo]) -> list[DocInfo]:
+    """Documents whose rule-made short titles coincide (versions of one plan) get their year after it:
+    烟台市专精特新中小企业若干措施（2024年）. A short title set in a sidecar is kept as written."""
+    count: dict[str, int] = {}
+    for info in infos:
+        count[info.short_title] = count.get(info.short_title, 0) + 1
+    out = []
+    for info in infos:
+        year = info.year
+        if count[info.short_title] > 1 and year and not getattr(info.document, "short_title", None):
+            info = replace(info, short_title=f"{info.short_title}（{year}年）")
+        out.append(info)
+    return out
+
+
 def short_title(document: Document, places: list[Place], words=None) -> str:
     """Place + the title's core + its type: 武汉市支持人工智能OPC创新发展若干措施 → 武汉市OPC若干措施.
 
@@ -227,7 +242,7 @@ def short_title(document: Document, places: list[Place], words=None) -> str:
     the core is cut at a word boundary within 12 characters. A sidecar may set it instead.
     """
     title = zhconv.convert(document.title, "zh-hans")
-    title = _YEARS.sub("", title)
+    title = re.sub(r"[（(]\s*[）)]", "", _YEARS.sub("", title))  # 措施（2026年） → 措施, no empty （）
     if "关于" in title:
         title = title.split("关于", 1)[1]
     issuer = zhconv.convert(document.issuer or "", "zh-hans")

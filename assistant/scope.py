@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.catalog import DOC_TYPES, DOC_WORDS, Catalog, DocInfo
 from assistant.places import Place
@@ -34,6 +34,7 @@ class Scope:
     places: tuple[Place, ...] = ()
     uncovered: str | None = None  # no document applies at the place named: what to say instead
     names: tuple[str, ...] = ()  # the words of the question that named the documents (not its topic)
+    own: tuple[str, ...] = ()  # of doc_ids, those of the place named itself (or below it), not of the levels above
 
     @property
     def everything(self) -> bool:
@@ -91,7 +92,18 @@ def resolve(question: str, catalog: Catalog) -> Scope:
         name, chosen = ranked[0]
         named = (name,)
     order = [i.doc_id for i in catalog.infos if i.doc_id in chosen]
-    return Scope(doc_ids=tuple(order), named=named, places=tuple(places), names=names)
+    gazetteer = catalog.gazetteer
+    own = tuple(d for d in order if places and catalog.info(d).place is not None
+                and any(gazetteer.is_within(catalog.info(d).place, p) for p in places))
+    return Scope(doc_ids=tuple(order), named=named, places=tuple(places), names=names, own=own)
+
+
+def own_documents(scope: Scope) -> Scope:
+    """For questions about the documents themselves (泰安的文件第五条, 环翠区的文件有几条措施, 泰安市工信局参与
+    哪些): the named place's own documents when it has some, not those of the levels above that also apply."""
+    if not scope.own or scope.own == scope.doc_ids:
+        return scope
+    return replace(scope, doc_ids=scope.own)
 
 
 def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
@@ -111,9 +123,11 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
             words.append(quoted)
     if named:
         return named, True, words
+    loose = q.replace("的", "")  # 泰安市的OPC实施意见 names 泰安市OPC实施意见
     for info in catalog.infos:
         for variant in info.title_variants:
-            if _squeeze(variant) in q:
+            squeezed = _squeeze(variant)
+            if squeezed in q or (len(squeezed) >= 6 and squeezed.replace("的", "") in loose):
                 named.add(info.doc_id)
                 words.append(variant)
     if named:

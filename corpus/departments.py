@@ -475,7 +475,17 @@ class AliasMatcher:
         if self.pattern is None:
             return []
         text = zhconv.convert(text, "zh-hans")
-        return list(dict.fromkeys(self.table[m.group(0)] for m in self.pattern.finditer(text)))
+        found = []
+        for match in self.pattern.finditer(text):
+            name = self.table[match.group(0)]
+            # a level written just before a short form is the asker's: 市财政局 is not a district's 区财政局,
+            # 泰安市工信局 not the province's 省工业和信息化厅
+            before = text[match.start() - 1:match.start()]
+            level = level_prefix(name)
+            if before in _LEVELS and level is not None and before != level and not match.group(0).startswith(before):
+                continue
+            found.append(name)
+        return list(dict.fromkeys(found))
 
 
 def is_line_marker(line: str) -> bool:

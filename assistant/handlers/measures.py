@@ -25,6 +25,9 @@ def answer_measure(asked: Asked, context: Context) -> AskResponse:
     found = list({(d.doc_id, m.key): (d, m) for d, m in found}.values())
     if not found:
         return _missing(asked, context)
+    # of two versions of one plan, the newer comes first (the older is still shown, and named)
+    held = {d.doc_id for d, _ in found}
+    found.sort(key=lambda dm: len(set(catalog.info(dm[0].doc_id).newer) & held))
     namer = context.namer_for(asked)
     evidence = []
     for document, measure in found:
