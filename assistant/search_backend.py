@@ -11,8 +11,9 @@ the in-process index version, filled (``create_version`` → ``upsert`` → ``sw
 live Milvus version carries another tag, at start and after every rebuild, older versions dropped
 once the new one is live. :class:`BackendContext` then sends every ``Context.search`` to Milvus.
 
-A Milvus that cannot be reached at start stops the start: one log line, then
-:class:`assistant.errors.SearchUnavailable` (``policyqa serve`` prints it and exits with status 2).
+A Milvus that cannot be reached at start stops the start before any index work:
+:class:`assistant.errors.SearchUnavailable`, whose message is the one line ``policyqa serve``
+prints before it exits with status 2.
 There is no silent fall-back to in-process search: a deployment that asked for Milvus runs several
 API replicas against one cluster, or a corpus too large for one process, and answering from a
 private in-process copy would hide the outage and let replicas drift apart. A Milvus that fails
@@ -48,10 +49,14 @@ def search_info(settings, mirror: "SearchMirror | None") -> dict:
     return {"search_backend": mirror.backend.name, "milvus_uri": mirror.uri}
 
 
-def open_search(settings, embedder, say: Callable[[str], None]) -> "SearchMirror | None":
+def open_search(settings, embedder, say: Callable[[str], None],
+                backend: SearchBackend | None = None) -> "SearchMirror | None":
     """The mirror for ``settings.search`` (POLICYQA_SEARCH): None for ``inprocess``; for ``milvus`` a
-    :class:`SearchMirror` (nothing connects until its first ``sync``). Raises SearchUnavailable for
-    an unknown backend name."""
+    :class:`SearchMirror` (nothing connects until its ``check`` or first ``sync``). ``backend``, when
+    given, is searched instead of the one the settings name (benchmarks pass Milvus options this way).
+    Raises SearchUnavailable for an unknown backend name."""
+    if backend is not None:
+        return SearchMirror(backend, say)
     kind = (settings.search or "inprocess").strip().lower()
     if kind == "inprocess":
         return None
@@ -78,20 +83,26 @@ class SearchMirror:
     def where(self) -> str:
         return f"{self.backend.name} at {self.uri}" if self.uri else self.backend.name
 
+    def check(self) -> None:
+        """Reach the backend once (at start, before any index work). Raises SearchUnavailable saying what to check."""
+        try:
+            self.backend.versions()
+        except SearchBackendError as exc:
+            raise SearchUnavailable(f"{exc} (or set POLICYQA_SEARCH=inprocess to search in this process)") from exc
+
     def sync(self, index) -> str:
         """Make the backend's live version hold ``index`` (an :class:`index.building.LoadedIndex`): nothing to do
         when the live version is tagged with ``index.version``, else a new version filled with its chunks and
         vectors, switched live, and the older versions dropped. Returns the backend's live version.
 
-        Raises SearchUnavailable (after one log line) when the backend fails; its live version is then unchanged.
+        Raises SearchUnavailable when the backend fails (the caller says it); its live version is then unchanged.
         """
         with self._lock:
             try:
                 return self._sync(index)
             except SearchBackendError as exc:
-                self.say(f"error: search backend {self.where()} cannot serve index {index.version}: {exc}")
-                raise SearchUnavailable(f"search backend {self.where()} is unavailable ({exc}); fix it, or set "
-                                        "POLICYQA_SEARCH=inprocess to search in this process") from exc
+                raise SearchUnavailable(f"index {index.version} cannot be copied into the search backend "
+                                        f"{self.where()}: {exc}") from exc
 
     def _sync(self, index) -> str:
         from index.building import TERMS, VECTORS
@@ -131,13 +142,18 @@ class SearchMirror:
         return version
 
     def _drop_older(self, live: str) -> None:
-        """Drop the versions made before ``live`` (names sort by creation time); a newer one may be filling."""
-        for info in self.backend.versions():
-            if info.name < live and not info.live:
-                try:
-                    self.backend.drop_version(info.name)
-                except VersionError:
-                    pass  # dropped or switched to by another replica meanwhile
+        """Drop the versions made before ``live`` (names sort by creation time); a newer one may be filling.
+
+        The new version serves already: a failure here is said, and the next sync drops them."""
+        try:
+            for info in self.backend.versions():
+                if info.name < live and not info.live:
+                    try:
+                        self.backend.drop_version(info.name)
+                    except VersionError:
+                        pass  # dropped or switched to by another replica meanwhile
+        except SearchBackendError as exc:
+            self.say(f"warning: older versions stay in the search backend {self.where()} until the next sync: {exc}")
 
     def _discard(self, version: str) -> None:
         try:

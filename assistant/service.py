@@ -24,7 +24,7 @@ from assistant.models import (
     TargetOut,
 )
 from assistant.relevance import Relevance
-from assistant.scope import EVERYTHING, Scope, resolve as resolve_scope
+from assistant.scope import EVERYTHING, Scope, own_documents, resolve as resolve_scope
 from assistant.search_backend import open_search, search_info
 from assistant.settings import Settings
 from corpus.errors import CorpusError
@@ -71,12 +71,16 @@ class PolicyAssistant:
     latency; the child recreates the embedder from its name, so pass False for an
     embedder that ``make_embedder(embedder.name)`` cannot recreate (default:
     ``settings.build_in_child``, POLICYQA_BUILD_IN_CHILD). The first build, when
-    there is no index yet, runs here, with the progress bar.
+    there is no index yet, runs here, with the progress bar. ``search_backend``: a
+    :class:`index.backends.SearchBackend` to search through instead of the one
+    ``settings.search`` names (assistant/search_backend.py; benchmarks pass Milvus
+    options this way).
     """
 
     def __init__(self, settings: Settings, embedder=None, say: Callable[[str], None] = lambda m: None,
                  progress_factory: Callable[[int, str], Callable[[int], None]] | None = None,
-                 build_in_child: bool | None = None, clock: Callable[[], date] | None = None):
+                 build_in_child: bool | None = None, clock: Callable[[], date] | None = None,
+                 search_backend=None):
         from index.embedders import make_embedder
 
         self.clock = clock or date.today  # the date of asking: validity of documents (injectable for tests)
@@ -97,7 +101,9 @@ class PolicyAssistant:
         self._watcher = None  # assistant.watching.CorpusWatcher, while watching
         self.last_rebuild_error: str | None = None
         # POLICYQA_SEARCH=milvus: a Milvus version kept in step with the index (None: in-process search, as is)
-        self._search = open_search(settings, self.embedder, say)
+        self._search = open_search(settings, self.embedder, say, search_backend)
+        if self._search is not None:
+            self._search.check()  # an unreachable Milvus stops the start before the index is read or built
         self._state = self._open(rebuild=False)
 
     # -- loading and reindexing ------------------------------------------------------------
@@ -222,6 +228,11 @@ class PolicyAssistant:
     @property
     def watching(self) -> bool:
         return self._watcher is not None and self._watcher.running
+
+    def close(self) -> None:
+        """Release the search backend's connection (POLICYQA_SEARCH=milvus); nothing else needs closing."""
+        if self._search is not None:
+            self._search.close()
 
     def health(self) -> dict:
         state = self._state
@@ -427,6 +438,7 @@ class PolicyAssistant:
         if lang != "zh":  # English or Korean: the meaning side reads it as asked, the lexical side its Chinese terms
             return Asked(question, route_foreign(question), EVERYTHING, conversation, top_k or DEFAULT_TOP_K,
                          lang=lang, terms=chinese_terms(question, lang))
+        as_asked = question
         if has_history:
             question = complete_ellipsis(question, conversation.last_user(), catalog, context.searcher.tokenizer.words)
         scope = resolve_scope(question, catalog)
@@ -437,6 +449,10 @@ class PolicyAssistant:
                            for n in ns)))
         if has_history and scope.everything and intent.kind in ("docfact", "followup") and POINTS_BACK.search(question):
             scope = self._earlier_scope(conversation, context) or scope
+        elif has_history and scope.everything and intent.kind == "measure" and ELLIPSIS.match(as_asked.strip()):
+            scope = self._earlier_scope(conversation, context) or scope  # 第二条呢？: of the document just cited
+        if intent.kind in ("measure", "part", "docfact", "department"):
+            scope = own_documents(scope)
         return Asked(question, intent, scope, conversation, top_k or DEFAULT_TOP_K)
 
     def _earlier_scope(self, conversation: Conversation, context: Context) -> Scope | None:

@@ -23,9 +23,11 @@ Upsert replaces whole documents: every document that has a chunk in the call
 ends up holding exactly the chunks of that call (so a document that lost
 sentences keeps no stale ones). Chunks are identified by (doc_id, chunk_id).
 
-The fused ``MeasureHit.score`` orders the hits of one search; its scale is the
-backend's own (in-process: the linear fusion of :class:`FusionParams`, 0 … 1.7;
-Milvus: reciprocal rank fusion, 0 … 2/(k+1)). ``lexical`` and ``dense`` mean the
+The fused ``MeasureHit.score`` orders the hits of one search, and answers compare it
+with the best hit's (``Relevance.keep_with``), so both backends give it on one scale by
+default: the linear fusion of :class:`FusionParams` (0 … 1.7), which Milvus computes over
+its candidate measures (``Ranker.MEASURES``; its ``rrf`` and ``weighted`` rankers, kept for
+comparison, have scales of their own). ``lexical`` and ``dense`` mean the
 same everywhere: the best BM25 score of the measure's chunks in bm25s' "lucene"
 units (≥ 0; 0 when the lexical side is off or nothing matched), and the best
 cosine of its chunks to the query vector (-1 … 1; 0 when the dense side is off).

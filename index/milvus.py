@@ -29,37 +29,54 @@ embedding. ``upsert`` sets ``dense_scored`` per chunk from the chunks of the cal
 whole documents); the dense request of a search filters on it, and a measure's ``dense`` score
 is the best cosine of its scored chunks.
 
-Choices, measured with ``eval/bench_backends.py`` on the bundled corpus and question
-set (154 retrieval questions; the search ranking as ``policyqa eval`` scores
-``GET /api/search``; Milvus Lite). In-process: hit@1 0.916, hit@3 0.994, MRR 0.954.
+Ranking (``ranker``). Answers compare a hit's fused score with the best hit's
+(``Relevance.keep_with``: measures within 0.85 of the best are cited beside it), so the
+score must be the in-process one, not merely the order. ``Ranker.MEASURES`` (default) does
+the in-process fusion (:meth:`index.hybrid.HybridSearcher._fuse`, ``FusionParams``: BM25
+scaled by the best measure, cosine min–max scaled over the measures, 0.7 / 1.0) over the
+candidate measures: one grouping search per side (``group_by_field="measure_uid"``) gives
+the ``candidates`` best measures with their best chunk's score; a measure BM25 did not
+return scores 0 when BM25 returned fewer than ``candidates`` (it matched nothing), else
+it is looked up when its ceiling could still reach the top k; a measure only BM25 found
+gets its cosine from a search restricted to it. Exact when each side returns every measure
+of the scope (at most ``candidates``, 1000 by default) and the HNSW search finds each
+measure's best chunk (``ef`` = max(128, ``candidates``); exhaustive on the bundled
+corpora). Beyond that the dense side's lowest score is the lowest among the candidates
+(in-process: among all measures; above 20,000 chunks in-process it is -1 as FAISS then
+returns 400 chunks), which weighs the dense side more.
 
-- Lexical side (``analyzer``). ``"tokens"`` (default): our
-  :class:`index.tokenization.Tokenizer`'s tokens (jieba + the corpus' user dictionary +
-  character bigrams), space-separated in ``lex`` and read by Milvus' ``standard``
-  tokenizer, which splits only where a character is neither a letter nor a digit
-  (the same on Milvus Lite and on servers; tokens such as ``7%`` are sent as ``7``).
-  0.909 / 0.994, MRR 0.947; the same top-1 measure as in-process on 146 of 154
-  questions; BM25 scores equal to in-process (ratio 1.00, p5-p95), so features read
-  from them (the refusal model's) keep their scale. ``"jieba"``: Milvus' own jieba
-  analyzer (search mode, ``dict: ["_default_", *terms]``, our stopwords), ``lex`` the
-  normalized text: 0.916 / 0.994, MRR 0.954, but the same top-1 on only 138 of 154 and
-  BM25 scores 0.41 × in-process (fewer, coarser tokens); Milvus Lite cuts it with
-  Python jieba (adding the dictionary to the process' global jieba), servers with jieba-rs.
-- Fusion (``ranker``). ``hybrid_search`` with a BM25 request and a dense request
-  (``candidates`` chunks each, the same filter) and a ranker; the chunk ranking is then
-  grouped by measure (a measure takes its best chunk). ``RRFRanker(20)``: the figures
-  above; k=10: 0.909 / 0.987; k=40 and k=60: 0.903 / 0.981. ``WeightedRanker`` (Milvus
-  normalizes BM25 by arctan, which saturates at these scores): 0.7/1.0 0.903 / 0.981
-  (same top-1 on 148), 0.3/1.0 0.909 / 0.987. ``candidates`` 100 (20: 0.903 / 0.981;
-  50: 0.903 / 0.987).
+Measured with ``eval/bench_backends.py`` through the answering path (``Context.search``;
+``policyqa eval``'s scores), Milvus Lite, 2026-11-30. Choosing on the tune parts,
+``multi-2026`` (13 documents, 302 measures, 39 retrieval questions): in-process hit@1 0.821,
+hit@3 0.897; ``measures`` with 1000 candidates the same, on every question, and the same
+citations in all 90 answers; 300 candidates 0.769 / 0.872 (same top-1 on 35), 100 0.769 /
+0.872; ``RRFRanker(20)`` over 100 chunks per side 0.795 / 0.846 (same top-1 on 35, same
+citations in 55 of 90 answers: its scores, 0 … 2/21, crowd within 0.85 of the best). On
+``weihai-2026`` (1 document, 77 tune questions) every variant but RRF (71 same top-1) equals
+in-process. The test parts: docs/scaling.md.
+
+Lexical side (``analyzer``). ``"tokens"`` (default): our
+:class:`index.tokenization.Tokenizer`'s tokens (jieba + the corpus' user dictionary +
+character bigrams), space-separated in ``lex`` and read by Milvus' ``standard``
+tokenizer, which splits only where a character is neither a letter nor a digit
+(the same on Milvus Lite and on servers; tokens such as ``7%`` are sent as ``7``):
+BM25 scores equal to in-process (ratio 1.00, p5-p95), so the fusion and the refusal
+model's features keep their scale. ``"jieba"``: Milvus' own jieba analyzer (search mode,
+``dict: ["_default_", *terms]``, our stopwords), ``lex`` the normalized text: BM25 scores
+0.41 × in-process (fewer, coarser tokens), the same top-1 as in-process on 138 of 154
+questions with RRF; Milvus Lite cuts it with Python jieba (adding the dictionary to the
+process' global jieba), servers with jieba-rs. ``Ranker.RRF`` / ``Ranker.WEIGHTED`` use
+``hybrid_search`` (``candidates`` chunks per side, default 100) and group the fused chunk
+ranking by measure; Milvus' ``WeightedRanker`` normalizes BM25 by arctan, which saturates
+at these scores.
 
 For the k measures found, one ``query`` fetches all their chunks with vectors (cosines
 computed here, exactly) and one BM25 search restricted to them scores them, so hits
 carry the best lexical and dense score of each measure and its best sentences as
 in-process. BM25 scores are divided by (k1 + 1): Milvus' formula carries that factor,
-bm25s' "lucene" variant does not. The sentence scores divide BM25 by the best score
-among these measures' chunks (in-process: among all chunks), which can only favour
-lexical evidence when the best BM25 chunk lies outside the k measures.
+bm25s' "lucene" variant does not. A sentence's score divides its BM25 score by the best
+measure's in the search's scope (in-process: of every measure; the rrf and weighted
+rankers: of the k found) and adds its cosine.
 
 Errors from Milvus become :class:`index.backends.SearchBackendError` (or
 ``BackendUnavailableError`` when Milvus cannot be reached), saying what to check.
@@ -72,6 +89,7 @@ import logging
 import re
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -85,7 +103,7 @@ from index.backends import (
 )
 from index.chunking import Chunk
 from index.expansion import QUERY_FILLER, expansion_terms
-from index.hybrid import FusionParams
+from index.hybrid import FusionParams, HybridSearcher
 from index.tokenization import DEFAULT_STOPWORDS, Tokenizer, normalize_text
 
 __all__ = ["Analyzer", "MilvusBackend", "Ranker"]
@@ -99,17 +117,18 @@ class Analyzer(str, Enum):
 
 
 class Ranker(str, Enum):
-    """How ``hybrid_search`` fuses the BM25 and the dense ranking."""
+    """How the BM25 and the dense ranking are fused (see the module docstring for the measurement)."""
 
-    RRF = "rrf"  # reciprocal rank fusion, Σ 1 / (rrf_k + rank)
-    WEIGHTED = "weighted"  # Milvus' weighted sum of arctan-normalized scores
+    MEASURES = "measures"  # per measure, as in-process (FusionParams: linear 0.7 / 1.0): the default
+    RRF = "rrf"  # Milvus' hybrid_search over chunks: reciprocal rank fusion, Σ 1 / (rrf_k + rank)
+    WEIGHTED = "weighted"  # Milvus' hybrid_search over chunks: weighted sum of arctan-normalized scores
 
 
 FORMAT = 2  # 2: the dense_scored field (a version of format 1 is refused: rebuild)
 META_PROPERTY = "policyqa.meta"
 DEFAULT_RRF_K = 20
 DEFAULT_WEIGHTS = (0.7, 1.0)  # lexical, dense: the in-process linear weights
-DEFAULT_CANDIDATES = 100  # chunks per side of the hybrid search
+DEFAULT_CANDIDATES = {"measures": 1000, "rrf": 100, "weighted": 100}  # measures (or chunks) per side, by ranker
 BM25_K1, BM25_B = 1.2, 0.75  # index.lexical.LexicalIndex's defaults
 HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128
 MIN_EF = 128
@@ -117,6 +136,7 @@ MAX_VARCHAR_BYTES = 65_535
 MAX_ROWS = 16_384  # Milvus' limit on the rows of one query or search
 INSERT_BATCH = 512
 ALIAS_TTL = 5.0  # seconds a resolved alias is trusted before it is looked up again
+SEARCH_TIMEOUT = 10.0  # seconds one call of a search may take
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,120}$")
 _VERSION = re.compile(r"^v[0-9A-Za-z_]{1,100}$")
 _ALNUM = re.compile(r"[^\W_]+")
@@ -144,26 +164,32 @@ class MilvusBackend:
     ``embedder`` (its ``dim`` sizes the vector field, its ``name`` is checked on open,
     it encodes queries that come without a vector); ``token``; ``prefix`` (the alias;
     collections are ``<prefix>__<version>``); ``analyzer``, ``ranker``, ``rrf_k``,
-    ``weights``, ``candidates`` (see the module docstring); ``params`` (sentences per
-    measure, query expansion); ``consistency`` (of new collections: ``"Session"``, so a
+    ``weights``, ``candidates`` (see the module docstring); ``params`` (the fusion of
+    ``Ranker.MEASURES``, sentences per measure); ``consistency`` (of new collections: ``"Session"``, so a
     client reads its own writes; other clients see them once flushed, which
-    ``switch_version`` does before moving the alias); ``timeout`` (seconds per call).
+    ``switch_version`` does before moving the alias); ``timeout`` (seconds to connect; pymilvus' default
+    is 10); ``search_timeout`` (seconds each call of a search may take, so that a Milvus that hangs
+    fails the question instead of holding it; None: no limit).
 
-    A search returns at most k measures among those of the ``candidates`` best chunks of
-    each side (in-process: among all measures). Nothing connects until first use.
+    A search returns at most k measures among the ``candidates`` best measures of each side
+    (``Ranker.MEASURES``; the other rankers: among the measures of the ``candidates`` best
+    chunks of each side; in-process: among all measures). Nothing connects until first use.
     Thread-safe: pymilvus' client is; the cached live version is replaced whole.
     """
 
     name = "milvus"
 
     def __init__(self, uri: str, embedder, *, token: str | None = None, prefix: str = "policyqa",
-                 analyzer: Analyzer | str = Analyzer.TOKENS, ranker: Ranker | str = Ranker.RRF,
+                 analyzer: Analyzer | str = Analyzer.TOKENS, ranker: Ranker | str = Ranker.MEASURES,
                  rrf_k: float = DEFAULT_RRF_K, weights: tuple[float, float] = DEFAULT_WEIGHTS,
-                 candidates: int = DEFAULT_CANDIDATES, params: FusionParams | None = None,
-                 consistency: str = "Session", timeout: float | None = None, alias_ttl: float = ALIAS_TTL):
+                 candidates: int | None = None, params: FusionParams | None = None,
+                 consistency: str = "Session", timeout: float | None = None,
+                 search_timeout: float | None = SEARCH_TIMEOUT, alias_ttl: float = ALIAS_TTL):
         if not _NAME.match(prefix) or "__" in prefix:
             raise ValueError(f"prefix {prefix!r} must be letters, digits and single underscores, starting with a "
                              "letter or an underscore (it names a Milvus alias)")
+        ranker = Ranker(ranker)
+        candidates = DEFAULT_CANDIDATES[ranker.value] if candidates is None else candidates
         if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= MAX_ROWS:
             raise ValueError(f"candidates must be an integer in 1..{MAX_ROWS}, got {candidates!r}")
         self.uri = str(uri)
@@ -172,13 +198,14 @@ class MilvusBackend:
         self.token = token or ""
         self.prefix = prefix
         self.analyzer = Analyzer(analyzer)
-        self.ranker = Ranker(ranker)
+        self.ranker = ranker
         self.rrf_k = float(rrf_k)
         self.weights = tuple(float(w) for w in weights)
         self.candidates = candidates
         self.params = params or FusionParams()
         self.consistency = consistency
         self.timeout = timeout
+        self.search_timeout = search_timeout
         self.alias_ttl = alias_ttl
         self._client_obj = None
         self._lock = threading.RLock()
@@ -211,11 +238,19 @@ class MilvusBackend:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     uri = str(path)
                     logging.getLogger("jieba").setLevel(logging.WARNING)  # Milvus Lite cuts with Python jieba
+                lite_errors = _LiteErrors() if self.local else None
                 try:
-                    self._client_obj = MilvusClient(uri=uri, token=self.token, timeout=self.timeout)
+                    with lite_errors or nullcontext():
+                        self._client_obj = MilvusClient(uri=uri, token=self.token, timeout=self.timeout)
                 except Exception as exc:  # pymilvus raises MilvusException, grpc errors or ConnectionError
-                    raise BackendUnavailableError(f"cannot connect to Milvus at {self.where}: {self._message(exc)}; "
-                                                  f"{_FIX}") from exc
+                    reason = self._message(exc)
+                    if lite_errors is not None:  # Milvus Lite logs the cause (a traceback) and raises a vaguer error
+                        reason += "".join(f" ({self._message(cause)})" for cause in lite_errors.causes)
+                        fix = "a Milvus Lite file is open in one process at a time: stop the other process using it, " \
+                              "or give this one its own POLICYQA_MILVUS_URI"
+                    else:
+                        fix = _FIX
+                    raise BackendUnavailableError(f"cannot connect to Milvus at {self.where}: {reason}; {fix}") from exc
         return self._client_obj
 
     def _call(self, what: str, fn, *args, **kwargs):
@@ -227,7 +262,8 @@ class MilvusBackend:
         except Exception as exc:
             from pymilvus.exceptions import MilvusException
 
-            if isinstance(exc, MilvusException) or type(exc).__module__.startswith("grpc"):
+            # OSError: a connection refused, reset or timed out below pymilvus
+            if isinstance(exc, (MilvusException, OSError)) or type(exc).__module__.startswith("grpc"):
                 error = SearchBackendError(f"Milvus at {self.where} failed to {what}: {self._message(exc)}; {_FIX}")
                 error.code = getattr(exc, "code", None)
                 raise error from exc
@@ -537,25 +573,96 @@ class MilvusBackend:
         return " ".join(w for w in tokenizer.words(text) if w not in QUERY_FILLER and w not in DEFAULT_STOPWORDS)
 
     def _search(self, live: _Version, request: SearchRequest) -> list[MeasureHit]:
-        from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
-
-        client = self._client()
         expr = _filter_expression(request.filters)
         if expr is None:
             return []  # the filters allow nothing
-        routes, kinds = [], []
         words = ""
         if "lexical" in request.sides:
             words = self.query_words(request.text, live.tokenizer, live.meta.get("analyzer", ""), request.expand)
-            if words:
-                routes.append(AnnSearchRequest([words], "sparse", {"metric_type": "BM25"}, self.candidates,
-                                               expr=expr or None))
-                kinds.append("lexical")
         vector = None
         if "dense" in request.sides:
             vector = request.query_vector(self.embedder.dim)
             if vector is None:
                 vector = self.embedder.encode_queries([request.text])[0]
+        if self.ranker is Ranker.MEASURES:
+            return self._search_measures(live, request, expr, words, vector)
+        return self._search_chunks(live, request, expr, words, vector)
+
+    def _search_measures(self, live: _Version, request: SearchRequest, expr: str, words: str,
+                         vector: np.ndarray | None) -> list[MeasureHit]:
+        """Ranker.MEASURES: the in-process fusion (:meth:`index.hybrid.HybridSearcher._fuse`) over the candidate
+        measures, each with its exact best BM25 score and cosine (module docstring)."""
+        lexical: dict[str, float] = {}
+        dense: dict[str, float] = {}
+        lexical_whole = dense_whole = True  # the side's search returned every measure it scores (> 0 for BM25)
+        if words:
+            lexical = self._best_per_measure(live, "lexical", words, expr, self.candidates)
+            lexical_whole = len(lexical) < self.candidates
+        if vector is not None:
+            dense = self._best_per_measure(live, "dense", vector, expr, self.candidates)
+            dense_whole = len(dense) < self.candidates
+        uids = list(dict.fromkeys([*dense, *lexical]))
+        if not uids:
+            return []
+        if not dense_whole:  # measures only BM25 found: their cosine, from a search restricted to them
+            missing = [uid for uid in uids if uid not in dense]
+            if missing:
+                dense.update(self._best_per_measure(live, "dense", vector, _among(missing), len(missing)))
+        cos = np.array([dense.get(uid, -1.0) for uid in uids], dtype=np.float32)
+        lex = np.array([lexical.get(uid, 0.0) for uid in uids], dtype=np.float32)
+        allowed = np.ones(len(uids), dtype=bool)
+        fused = HybridSearcher._fuse(lex, cos, allowed, self.params, request.sides)
+        if not lexical_whole:
+            # a measure BM25 did not return scores at most the lowest it returned: look up those that could
+            # then still reach the top k (the scaling of each side does not depend on them)
+            unknown = np.array([uid not in lexical for uid in uids])
+            ceiling = lex.copy()
+            ceiling[unknown] = min(lexical.values())
+            upper = HybridSearcher._fuse(ceiling, cos, allowed, self.params, request.sides)
+            kth = np.sort(fused)[::-1][min(int(request.k), len(fused)) - 1]
+            missing = [uid for uid, maybe in zip(uids, unknown & (upper >= kth)) if maybe]
+            if missing:
+                lexical.update(self._best_per_measure(live, "lexical", words, _among(missing), len(missing)))
+                lex = np.array([lexical.get(uid, 0.0) for uid in uids], dtype=np.float32)
+                fused = HybridSearcher._fuse(lex, cos, allowed, self.params, request.sides)
+        order = HybridSearcher._top(fused, allowed, int(request.k))
+        if not order:
+            return []
+        return self._measure_hits(live, [uids[i] for i in order], {uids[i]: float(fused[i]) for i in order}, words,
+                                  vector, request.sides, lex_max=float(lex.max()))
+
+    def _best_per_measure(self, live: _Version, side: str, query, expr: str, limit: int) -> dict[str, float]:
+        """The best chunk score of each of the ``limit`` best measures on one side (a grouping search):
+        BM25 in bm25s' units for "lexical" (``query`` the words), the cosine for "dense" (``query`` the vector)."""
+        if side == "lexical":
+            field, data, params = "sparse", [query], {"metric_type": "BM25"}
+        else:
+            field, data = "vector", [query.tolist()]
+            params = {"metric_type": "IP", "params": {"ef": max(MIN_EF, limit)}}
+            expr = f"({expr}) and dense_scored == true" if expr else "dense_scored == true"
+        found = self._call(f"search {live.collection}", self._client().search, live.collection, data=data,
+                           anns_field=field, filter=expr, limit=min(limit, MAX_ROWS), output_fields=["measure_uid"],
+                           search_params=params, group_by_field="measure_uid", group_size=1,
+                           timeout=self.search_timeout)
+        best: dict[str, float] = {}
+        for hit in found[0] if found else []:
+            uid, score = hit["entity"]["measure_uid"], float(hit["distance"])
+            # Milvus Lite reports BM25 as a negative distance, servers as a positive score
+            score = abs(score) / (BM25_K1 + 1.0) if side == "lexical" else score
+            best[uid] = max(score, best.get(uid, score))
+        return best
+
+    def _search_chunks(self, live: _Version, request: SearchRequest, expr: str, words: str,
+                       vector: np.ndarray | None) -> list[MeasureHit]:
+        """Ranker.RRF and Ranker.WEIGHTED: Milvus' own ``hybrid_search`` over chunks, grouped by measure."""
+        from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+
+        routes, kinds = [], []
+        if words:
+            routes.append(AnnSearchRequest([words], "sparse", {"metric_type": "BM25"}, self.candidates,
+                                           expr=expr or None))
+            kinds.append("lexical")
+        if vector is not None:
             dense_expr = f"({expr}) and dense_scored == true" if expr else "dense_scored == true"
             routes.append(AnnSearchRequest([vector.tolist()], "vector",
                                            {"metric_type": "IP", "params": {"ef": max(MIN_EF, self.candidates)}},
@@ -568,8 +675,8 @@ class MilvusBackend:
         else:
             weight = {"lexical": self.weights[0], "dense": self.weights[1]}
             ranker = WeightedRanker(*[weight[kind] for kind in kinds])
-        fused = self._call(f"search {live.collection}", client.hybrid_search, live.collection, routes, ranker,
-                           limit=self.candidates, output_fields=["measure_uid"])
+        fused = self._call(f"search {live.collection}", self._client().hybrid_search, live.collection, routes,
+                           ranker, limit=self.candidates, output_fields=["measure_uid"], timeout=self.search_timeout)
         best: dict[str, float] = {}
         for hit in fused[0] if fused else []:
             uid = hit["entity"]["measure_uid"]
@@ -581,18 +688,24 @@ class MilvusBackend:
         return self._measure_hits(live, top, best, words, vector, request.sides)
 
     def _measure_hits(self, live: _Version, top: list[str], fused: dict[str, float], words: str,
-                      vector: np.ndarray | None, sides: tuple[str, ...]) -> list[MeasureHit]:
+                      vector: np.ndarray | None, sides: tuple[str, ...],
+                      lex_max: float | None = None) -> list[MeasureHit]:
         """Every chunk of the ``top`` measures, with exact per-chunk scores: the cosine from its vector, the
-        BM25 score from a search restricted to these measures; then best scores and sentences per measure."""
+        BM25 score from a search restricted to these measures; then best scores and sentences per measure.
+
+        A sentence's score is its BM25 score divided by ``lex_max`` (None: the best among these chunks)
+        plus its cosine, as in-process (where ``lex_max`` is the best of all measures)."""
         client = self._client()
         expr = f"measure_uid in {_quote_list(top)}"
         rows = self._call(f"read chunks of {live.collection}", client.query, live.collection, filter=expr,
-                          output_fields=_OUTPUT + (["vector"] if vector is not None else []), limit=MAX_ROWS)
+                          output_fields=_OUTPUT + (["vector"] if vector is not None else []), limit=MAX_ROWS,
+                          timeout=self.search_timeout)
         lexical: dict[str, float] = {}
         if "lexical" in sides and words:
             found = self._call(f"score chunks of {live.collection}", client.search, live.collection, data=[words],
                                anns_field="sparse", filter=expr, limit=min(MAX_ROWS, max(1, len(rows))),
-                               output_fields=["pk"], search_params={"metric_type": "BM25"})
+                               output_fields=["pk"], search_params={"metric_type": "BM25"},
+                               timeout=self.search_timeout)
             # Milvus Lite reports BM25 as a negative distance, servers as a positive score
             lexical = {hit["entity"]["pk"]: abs(float(hit["distance"])) / (BM25_K1 + 1.0)
                        for hit in (found[0] if found else [])}
@@ -605,7 +718,8 @@ class MilvusBackend:
             dense = float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector)) if vector is not None else 0.0
             per_measure[row["measure_uid"]].append((chunk, lexical.get(row["pk"], 0.0), dense,
                                                     bool(row["dense_scored"])))
-        lex_max = max(lexical.values(), default=0.0)
+        if lex_max is None:
+            lex_max = max(lexical.values(), default=0.0)
         hits = []
         for uid in top:
             scored = sorted(per_measure[uid], key=lambda item: item[0].chunk_id)
@@ -627,6 +741,30 @@ class MilvusBackend:
 # --------------------------------------------------------------------------- helpers
 
 
+class _LiteErrors(logging.Handler):
+    """While Milvus Lite starts: keeps the exceptions its logger reports (with a traceback, on stderr
+    otherwise), so that the one error raised can say why the file could not be opened."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.causes: list[BaseException] = []
+        self._logger = logging.getLogger("milvus_lite")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.causes.append(record.exc_info[1])
+
+    def __enter__(self) -> "_LiteErrors":
+        self._propagate, self._logger.propagate = self._logger.propagate, False
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._logger.removeHandler(self)
+        self._logger.propagate = self._propagate
+
+
+
 def _message(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return " ".join(str(text).split())[:300]
@@ -641,6 +779,11 @@ def _quote(value: str) -> str:
 
 def _quote_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(_quote(v) for v in values) + "]"
+
+
+def _among(uids: Sequence[str]) -> str:
+    """The Milvus filter for the chunks of these measures."""
+    return f"measure_uid in {_quote_list(uids)}"
 
 
 def _filter_expression(filters: SearchFilters | None) -> str | None:
