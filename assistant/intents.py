@@ -67,7 +67,6 @@ LIST_WORDS = re.compile(
 # Words around the subject of a list question (所有跟新能源有关的措施有哪些 → 新能源).
 LIST_WORDS_AROUND = _words("list_around.txt")
 LIST_SEPARATORS = frozenset("、 / 和 与 及 以及 或 或者 ， ,".split())
-FOLLOWUP_TOPIC_WORDS = 2  # a follow-up names at most this many subject words of its own (这个措施什么时候到期)
 FOLLOWUP = re.compile(r"^(?:那|那么|还有|另外|再|其他|其它|别的|具体|这|该|它|上述|刚才|上面|前面)|这条|该条|这项|这个|这些|上述|刚才|它的|还有")
 ASK_DEPARTMENT = re.compile(r"哪个部门|哪些部门|什么部门|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|主管部门|归谁|归哪|由谁")
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
@@ -211,9 +210,10 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     if len(subjects) >= 2 and (EACH.search(q) or flags["asks_department"]) and SEVERAL.search(q):
         return Intent("topics", topic="、".join(subjects), **flags)
 
-    # 这些 beside a subject of its own (专精特新、单项冠军这些优质企业要创建多少家) asks anew, not back
-    own_topic = topic_words(topic_q, words)
-    if has_history and ((FOLLOWUP.search(q) and len(own_topic) <= FOLLOWUP_TOPIC_WORDS) or not own_topic):
+    # 这些 after a subject of its own (专精特新、单项冠军这些优质企业要创建多少家) asks anew, not back;
+    # 这方面 (这方面今年计划培训多少人次) points back
+    points = [m for m in FOLLOWUP.finditer(q) if not (m.group() == "这些" and m.start() > 0)]
+    if has_history and (points or not topic_words(topic_q, words)):
         return Intent("followup", **flags)
     if (POINTS_BACK.search(q) or FOLLOWUP.search(q)) and not topic_words(topic_q, words):
         return Intent("followup", **flags)  # 这条由哪个部门负责？ with nothing before it: ask which one

@@ -44,6 +44,12 @@ def measure_passage(measure: Measure) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _heading(measure: Measure) -> str:
+    """An untitled measure's nearest heading, spaces squeezed (第十一条 under 第四章　大病医疗 → 大病医疗): what
+    its sentences are about when the article itself names no subject."""
+    return "".join(measure.section.split()) if measure.section else ""
+
+
 def chunk_document(document: Document, first_id: int = 0) -> list[Chunk]:
     chunks: list[Chunk] = []
     for measure in document.measures:
@@ -52,7 +58,8 @@ def chunk_document(document: Document, first_id: int = 0) -> list[Chunk]:
         for index, sentence in enumerate(measure.sentences):
             if sentence.kind != "sentence":
                 continue  # the heading is the title; the departments have the measure chunk
-            text = f"{measure.title}：{sentence.text}" if measure.title else sentence.text
+            context = measure.title or _heading(measure)
+            text = f"{context}：{sentence.text}" if context else sentence.text
             chunks.append(Chunk(first_id + len(chunks), document.doc_id, measure.key, "sentence",
                                 text, sentence.text, sentence.start, sentence.end, index))
     return chunks
