@@ -174,7 +174,7 @@ class BodyGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if body and b"json" in headers.get(b"content-type", b""):
+        if body and b"json" in headers.get(b"content-type", b"").lower():  # media types are case-insensitive
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError as exc:

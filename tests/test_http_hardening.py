@@ -39,6 +39,14 @@ def test_deeply_nested_json_is_a_422_with_a_message(client, body):
     assert f"at most {MAX_JSON_DEPTH} are accepted" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8"])
+def test_a_media_type_in_any_case_is_checked_for_depth(client, content_type):
+    body = '{"question": ' + "[" * 1000 + "]" * 1000 + "}"
+    response = client.post("/api/ask", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 422
+    assert f"at most {MAX_JSON_DEPTH} are accepted" in response.json()["detail"]
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting(client):
     question = "[" * 300 + '\\"{' * 50 + "贷款难怎么办？"
     body = json.dumps({"question": question[:500]}, ensure_ascii=False)
