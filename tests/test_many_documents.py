@@ -28,7 +28,7 @@ from assistant.api import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_FILE = ROOT / "corpus" / "documents" / "weihai-2026-industrial-action-plan.txt"
-SAMPLES = ROOT.parent / "shared" / "samples"
+SAMPLES = ROOT / "corpus" / "samples"  # the real samples, copied into the repository
 MANY = Path(__file__).parent / "fixtures" / "many"
 
 SEED = "weihai-2026-industrial-action-plan"
