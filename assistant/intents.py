@@ -139,6 +139,19 @@ def list_topic(question: str, words) -> str:
     return "、".join(parts)
 
 
+def without_names(question: str, names: tuple[str, ...]) -> str:
+    """``question`` without the words that name its documents (places, titles, 文号) and the words for a kind
+    of document (行动方案, 实施意见): what it asks about. 个人所得税专项附加扣除办法里，大病医疗是怎么扣除的？ with
+    the title named → 里，大病医疗是怎么扣除的？ (the title's words would otherwise favour the article that
+    repeats the title, 第二条, over the one on 大病医疗)."""
+    topic = question
+    for name in sorted(names, key=len, reverse=True):  # a 的 may sit inside it: 泰安市的OPC实施意见
+        topic = re.sub("的?".join(re.escape(c) for c in name), " ", topic, flags=re.IGNORECASE)
+    for kind in DOC_TYPES:  # 行动方案, 实施意见: what kind of document, not what it is about
+        topic = topic.replace(kind, " ")
+    return topic
+
+
 def route(question: str, known_departments: list[str], has_history: bool = False, words=None,
           strip: tuple[str, ...] = (), find_departments=None) -> Intent:
     """The intent of ``question``.
@@ -149,11 +162,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     """
     words = words or list
     q = question.strip()
-    topic_q = q
-    for name in sorted(strip, key=len, reverse=True):  # a 的 may sit inside it: 泰安市的OPC实施意见
-        topic_q = re.sub("的?".join(re.escape(c) for c in name), " ", topic_q, flags=re.IGNORECASE)
-    for kind in DOC_TYPES:  # 行动方案, 实施意见: what kind of document, not what it is about
-        topic_q = topic_q.replace(kind, " ")
+    topic_q = without_names(q, strip)
     flags = dict(asks_department=bool(ASK_DEPARTMENT.search(q)), asks_figure=bool(ASK_FIGURE.search(q)),
                  asks_more=bool(ASK_MORE.search(q)))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, has_target
+from assistant.intents import without_names
 from assistant.models import AskResponse
 from index.hybrid import MeasureHit
 
@@ -30,6 +31,27 @@ def newest_versions(hits: list[MeasureHit], context: Context) -> list[MeasureHit
     return [h for h in hits if not any(n in present for n in context.catalog.info(h.doc_id).newer)]
 
 
+def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] | None:
+    """The measures that answer ``question`` in its scope, best first; None when it reads as out of scope.
+
+    Once the question has named its documents (a title, a place), it is searched without the words that named
+    them: a title's words favour the article that repeats the title (个税办法's 第二条 lists every deduction)
+    over the one on what is asked. If that alone reads as out of scope, the question is searched as asked.
+    """
+    tries = []
+    if asked.lang == "zh" and asked.scope.names and not asked.scope.everything:
+        topic = without_names(question, asked.scope.names)
+        if context.searcher.tokenizer(topic):
+            tries.append((topic, topic))
+    tries.append((question, asked.text))  # the meaning side reads the question as asked, in any language
+    for lexical, meaning in tries:
+        vector = context.searcher.encode(meaning)
+        hits = context.search(lexical, k=max(asked.top_k, 1), scope=asked.scope, vector=vector)
+        if hits and context.in_scope(lexical, vector, hits, asked.scope, asked.lang):
+            return hits
+    return None
+
+
 def answer_search(asked: Asked, context: Context) -> AskResponse:
     if asked.scope.uncovered:
         return context.refusal(asked.scope, text=asked.scope.uncovered)
@@ -40,9 +62,8 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     if lang == "zh" and context.nothing_in_scope(question, asked.scope):
         return context.refusal(asked.scope)
     searcher = context.searcher
-    vector = searcher.encode(asked.text)  # the meaning of the question as asked, in any language
-    hits = context.search(question, k=max(asked.top_k, 1), scope=asked.scope, vector=vector)
-    if not hits or not context.in_scope(question, vector, hits, asked.scope, lang):
+    hits = retrieve(asked, context, question)
+    if hits is None:
         return context.refusal(asked.scope, lang=lang)
     hits = newest_versions(hits, context)
     kept = [hits[0]] + [h for h in hits[1:] if context.relevance.keep_with(h, hits[0])]
