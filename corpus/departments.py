@@ -24,6 +24,7 @@ behind these rules live in ``corpus/data/departments.json`` (see its README).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -109,9 +110,20 @@ def level_prefix(name: str) -> str | None:
     """The level letter a name starts with: 市科技局 → 市, 市民政局 → 市; 市场监管局 → None."""
     if name[:1] not in _LEVELS:
         return None
-    if name.startswith(_NOT_LEVEL) and not name[1:].startswith(_known_cores()):
+    if name.startswith(_NOT_LEVEL) and not name[1:].startswith(_known_cores()) and not _cut_after_level(name):
         return None
     return name[0]
+
+
+@lru_cache(maxsize=1024)
+def _cut_after_level(name: str) -> bool:
+    """Whether jieba's dictionary cuts the level letter off as a word of its own: 市|民营|经济|发展局 (a city's
+    民营经济发展局), but 市民|服务中心, 市场|监管局, 区域|发展|中心 (no level). Loads jieba's dictionary on
+    first use (shared with the index's tokenizers); only names that start with 市民, 市场, 区域 … ask."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter
+    return jieba.lcut(name, HMM=False)[0] == name[0]
 
 
 @lru_cache(maxsize=1)

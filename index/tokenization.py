@@ -204,9 +204,8 @@ def _base_dictionary() -> tuple[dict[str, int], int]:
             import jieba
 
             jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter
-            pristine = jieba.Tokenizer()
-            pristine.initialize()
-            _BASE_DICTIONARY = (pristine.FREQ, pristine.total)
+            jieba.dt.initialize()  # jieba's default tokenizer: one copy per process, also used by corpus.departments
+            _BASE_DICTIONARY = (jieba.dt.FREQ, jieba.dt.total)
         return _BASE_DICTIONARY
 
 
