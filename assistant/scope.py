@@ -147,8 +147,9 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     from index.expansion import expansion_terms
 
     lay = set(expansion_terms(q).split())  # 个税 → 个人所得税: a title word said the lay way
+    unnamed = catalog.without_departments(q)  # 市民营经济发展局负责哪些: 经济 there is a department's word
     for info in catalog.infos:
-        hits = [w for w in info.keywords if w in q or w in lay]
+        hits = [w for w in info.keywords if w in unnamed or w in lay]
         if hits and min(df[w] for w in hits) <= max(1, n // 6):
             scores[info.doc_id] = sum(math.log((n + 1) / df[w]) for w in hits)
             hits_of[info.doc_id] = hits
