@@ -44,7 +44,8 @@ MAX_TITLE_CHARS = 40
 TITLE_SENTENCE_CHARS = 25
 # Body text, not a heading, when the first sentence holds any of these (应当, 本办法, 根据…).
 _BODY_SIGNS = re.compile(r"应当|可以|不得|必须|是指|所称|规定|适用于|本条例适用|施行|予以|给予|按照|根据|依据|参照|以下简称|为了|为进一步"
-                         r"|^本|^对|^凡|^经|^自|^由|^为|^在|[《（(]")
+                         r"|^本|^对|^凡|^经|^自|^由|^为|^在|《"
+                         r"|[（(](?![^（）()]{1,3}[）)])")  # a parenthesis, but not a short one inside a heading: 首台（套）
 _DEPARTMENT_HINT = re.compile(r"(?:负责|牵头|配合)[^（）()\n]{0,40}[）)]|(?:责任|牵头|配合)(?:单位|部门)[：:]")
 _UNLABELLED_HEADS = re.compile(r"^[\s\u3000]*(?:附\s*则|附\s*件|附\s*录)[\s\u3000]*[：:]?[\s\u3000]*$")
 _VALIDITY_TEXT = re.compile(r"施行|实施|有效期|試行|试行|解释|解釋|停止执行|废止")
