@@ -6,6 +6,8 @@ kept and the older one mentioned; a document whose validity has ended is flagged
 
 from __future__ import annotations
 
+import re
+
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, has_target
@@ -94,17 +96,33 @@ def figure_evidence(evidence: Evidence, searcher, question: str) -> Evidence:
     return Evidence(evidence.document, evidence.measure, sorted(chosen, key=lambda s: s.start), evidence.score)
 
 
+_CLAUSE_END = re.compile(r"[；;。]")
+
+
+def figure_clause(text: str, sentence_start: int, target) -> str:
+    """The clause a figure closes: from the last ；/。 before it in its sentence to the figure's end
+    (对…银行贷款，按…给予贴息，单个企业每年最高100万元 — what the amount is for, not only its phrase)."""
+    head = text[sentence_start:target.start]
+    cut = max((m.end() for m in _CLAUSE_END.finditer(head)), default=0)
+    return text[sentence_start + cut:target.end]
+
+
 def figure_lines(evidence: list[Evidence], searcher, question: str) -> list[str]:
-    """The targets a 多少/几家 question asks about, per measure: those sharing most words with it."""
+    """The targets a 多少/几家 question asks about: per measure, those whose clause shares most words with
+    it; a later measure's only when they fit as well as the first measure's best."""
     words = set(searcher.tokenizer(question))
     lines: list[str] = []
+    first_best = None
     for rank, e in enumerate(evidence):
-        scored = [(len(words & set(searcher.tokenizer(t.phrase))), t.phrase)
+        text = e.document.text
+        scored = [(len(words & set(searcher.tokenizer(figure_clause(text, s.start, t)))), t.phrase)
                   for s in e.sentences for t in e.measure.targets if s.start <= t.start < s.end]
         if not scored:
             continue
         best = max(overlap for overlap, _ in scored)
-        if best == 0 and rank > 0:
-            continue  # only the best measure's figures are shown when none matches the question
+        if first_best is None:
+            first_best = best
+        elif best == 0 or best < first_best:
+            continue  # a weaker measure's figures would answer another question
         lines.extend(phrase for overlap, phrase in scored if overlap == best)
     return list(dict.fromkeys(lines))[:4]
