@@ -207,6 +207,17 @@ def cmd_feedback(args) -> int:
     return 0
 
 
+def _k(text: str) -> int:
+    """--k: hits asked for, 1..50 (as GET /api/search's k)."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 1 to 50") from None
+    if not 1 <= k <= 50:
+        raise argparse.ArgumentTypeError(f"{k} is out of range; give 1 to 50")
+    return k
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="policyqa", description="Q&A over Weihai's industrial policy, with citations.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="ranked measures with scores and the matching sentence")
     p.add_argument("query")
-    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--k", type=_k, default=5, help="measures to list, 1 to 50 (default 5)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--corpus")
     p.set_defaults(func=cmd_search)
@@ -242,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score the assistant on a question set and write a report")
     p.add_argument("--questions", help="JSONL question file (default: the bundled set)")
     p.add_argument("--retriever", choices=["bm25", "dense", "hybrid", "all"], default="hybrid")
-    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--k", type=_k, default=5, help="hits scored per question, 1 to 50 (default 5)")
     p.add_argument("--out", help="report folder (default: a new time-stamped folder under $POLICYQA_HOME/reports/)")
     p.add_argument("--corpus", help="the corpus folder (default: the one the question file's header names)")
     p.add_argument("--split", choices=["all", "tune", "test"], default="all",

@@ -137,3 +137,13 @@ def test_feedback_export_writes_what_the_ui_stored(capsys, tmp_path, monkeypatch
     assert main(["feedback", "export", "--format", "jsonl"]) == 0
     (line,) = capsys.readouterr().out.strip().splitlines()
     assert json.loads(line)["citations"] == [{"measure_number": 14}]
+
+
+@pytest.mark.parametrize("k,says", [("-3", "out of range"), ("0", "out of range"), ("51", "out of range"),
+                                    ("x", "not a whole number")])
+def test_search_k_outside_1_to_50_is_one_clear_line(capsys, k, says):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "贴息", "--k", k])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "give 1 to 50" in err and "Traceback" not in err
