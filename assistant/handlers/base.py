@@ -152,17 +152,23 @@ class Context:
 
     # -- what the corpus covers ----------------------------------------------------------------
     def coverage(self, scope: Scope | None = None) -> str:
-        """Which documents are loaded and what their parts are about: said when refusing."""
-        infos = [i for i in self.catalog.infos if scope is None or scope.allows(i.doc_id)] or self.catalog.infos
+        """Which documents are loaded and what their parts are about: said when refusing. For a question
+        scoped to some documents (a place, a title), those documents, and how many the corpus holds in all."""
+        every = self.catalog.infos
+        infos = [i for i in every if scope is None or scope.allows(i.doc_id)] or every
         names = "、".join(f"《{i.short_title}》" for i in infos[:6]) + (f"等{len(infos)}份文件" if len(infos) > 6 else "")
         topics: list[str] = []
         for info in infos:
             for section in info.document.sections:
-                if section.title and section.title not in topics:
-                    topics.append(section.title)
-        if len(infos) > 1 or not topics:
-            topics = [i.short_title for i in infos][:8] if not topics else topics
+                title = "".join(section.title.split())  # 总　　则 → 总则
+                if title and title not in topics:
+                    topics.append(title)
+        if not topics:  # a document without parts: what its measures are about
+            topics = [m.title for i in infos for m in i.document.measures if m.title and m.kind == "measure"]
+        topics = topics or [i.short_title for i in infos]
         topic_text = "、".join(topics[:10]) + ("等" if len(topics) > 10 else "")
+        if len(infos) < len(every):
+            return f"与所问相关的，目前收录的是{names}（共收录{len(every)}份文件），内容涵盖：{topic_text}。"
         return f"目前收录的是{names}，内容涵盖：{topic_text}。"
 
     def refusal(self, scope: Scope | None = None, intent: str = "refusal", text: str | None = None,

@@ -1,0 +1,97 @@
+"""A document written by a tester who had not seen the parser (青岛, 青政发〔2025〕3号: 8 measures in 一、
+shape, 责任单位 in brackets, amounts, an 有效期) loaded beside the seed: what that tester found wrong.
+
+- 市民营经济发展局 came out as 市市民营经济发展局 (市民 read as "citizen", so a level was added), and
+  市民营经济发展局负责哪些措施？ was refused;
+- 一、支持首台（套）装备研发。… lost its title (any parenthesis read as body text);
+- 海洋装备企业贷款贴息最高多少？ headlined the fund (10亿元) and another measure's cap (20万元), not the
+  贴息 cap of 100万元;
+- a refusal scoped to one place read as if the corpus held only that place's document.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from corpus.departments import level_prefix
+from corpus.loading import load_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_FILE = ROOT / "corpus" / "documents" / "weihai-2026-industrial-action-plan.txt"
+QINGDAO_FILE = Path(__file__).parent / "fixtures" / "probe" / "qingdao_2025_marine-equipment-measures.txt"
+QINGDAO = "qingdao_2025_marine-equipment-measures"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("new-document")
+    for file in (SEED_FILE, QINGDAO_FILE):
+        shutil.copyfile(file, folder / file.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def qingdao(corpus):
+    load = load_corpus(corpus)
+    return next(d for d in load.documents if d.doc_id == QINGDAO)
+
+
+@pytest.fixture(scope="module")
+def client(corpus, policyqa_home):
+    from assistant.service import PolicyAssistant
+    from assistant.settings import Settings
+
+    settings = Settings(home=policyqa_home, corpus=corpus, build_in_child=False, watch=False)
+    assistant = PolicyAssistant(settings, build_in_child=False)
+    with TestClient(create_app(settings, assistant=assistant, with_ui=False)) as test_client:
+        yield test_client
+
+
+def ask(client, question: str) -> dict:
+    response = client.post("/api/ask", json={"question": question})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("name,level", [
+    ("市民营经济发展局", "市"), ("市民政局", "市"), ("市民族宗教事务局", "市"), ("市科技局", "市"),
+    ("市民服务中心", None), ("市场监管局", None), ("区域发展中心", None),
+])
+def test_a_level_letter_is_told_from_a_word_that_starts_with_it(name, level):
+    assert level_prefix(name) == level
+
+
+def test_the_tester_document_parses_with_titles_and_departments_as_written(qingdao):
+    measures = {m.key: m for m in qingdao.measures if m.kind == "measure"}
+    assert len(measures) == 8
+    assert measures["1"].title == "支持首台（套）装备研发"
+    assert measures["3"].departments == ["市民营经济发展局"]
+    assert measures["6"].departments == ["市地方金融管理局", "市财政局", "人民银行青岛市分行"]
+    assert all(not d.startswith("市市民") for m in measures.values() for d in m.departments)
+
+
+def test_the_departments_own_measures_are_listed(client):
+    body = ask(client, "市民营经济发展局负责哪些措施？")
+    assert body["found"] is True, body["answer"]
+    assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(QINGDAO, "3")]
+    assert "市市民" not in body["answer"]
+
+
+def test_a_figure_question_headlines_the_figure_of_what_it_asks(client):
+    body = ask(client, "海洋装备企业贷款贴息最高多少？")
+    assert body["citations"][0]["doc_id"] == QINGDAO and body["citations"][0]["measure_key"] == "6"
+    headline = body["answer"].splitlines()[0]
+    assert "100万元" in headline
+    assert "10亿元" not in headline and "20万元" not in headline
+
+
+def test_a_refusal_scoped_to_a_place_says_the_corpus_holds_more(client):
+    body = ask(client, "明天青岛天气怎么样？")
+    assert body["found"] is False and body["citations"] == []
+    assert "青岛市" in body["answer"] and "共收录2份文件" in body["answer"]
+    assert "支持首台（套）装备研发" in body["answer"]  # what that document covers: its measures' titles
