@@ -95,3 +95,14 @@ def test_a_refusal_scoped_to_a_place_says_the_corpus_holds_more(client):
     assert body["found"] is False and body["citations"] == []
     assert "青岛市" in body["answer"] and "共收录2份文件" in body["answer"]
     assert "支持首台（套）装备研发" in body["answer"]  # what that document covers: its measures' titles
+
+
+def test_an_amount_asked_after_an_answer_is_about_the_measure_it_cited(client):
+    history = [{"role": "user", "content": "深远海养殖装备有什么支持？"},
+               {"role": "assistant", "content": "根据《青岛市海洋装备产业若干措施》第4条……",
+                "citations": [{"doc_id": QINGDAO, "key": "4"}]}]
+    response = client.post("/api/ask", json={"question": "补贴最高多少？", "history": history})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(QINGDAO, "4")]
+    assert "200万元" in body["answer"]
