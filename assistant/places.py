@@ -181,3 +181,27 @@ def _from_jionlp() -> list[Place]:
                     continue  # a city repeated as its own county (东莞市 under 东莞市)
                 places.append(Place(code, county_name, "county", parent, _aliases(county)))
     return places
+
+
+def latin_place_names(question: str, places) -> list[str]:
+    """The places of ``places`` that an English question names in pinyin: Qingdao, Tai'an, Haizhu District
+    → 青岛, 泰安, 海珠. Matched as whole words on the short names (pinyin without tones, syllables joined;
+    apostrophes, hyphens and spaces between syllables ignored). Returns their Chinese short names, the
+    ones ``assistant.scope.resolve`` reads. Korean names (칭다오) are not read.
+    """
+    from pypinyin import lazy_pinyin
+
+    text = re.sub(r"['’\-]", "", question.lower())
+    squeezed = re.sub(r"\s+", "", text)
+    found: list[str] = []
+    for place in places:
+        for name in sorted({place.name, *place.aliases}, key=len):
+            if len(name) < 2 or not re.fullmatch(r"[\u4e00-\u9fff]+", name):
+                continue
+            latin = "".join(lazy_pinyin(name))
+            spaced = r"\s*".join(map(re.escape, lazy_pinyin(name)))
+            if re.search(rf"(?<![a-z]){spaced}(?![a-z])", text) or \
+                    (len(latin) >= 6 and re.search(rf"(?<![a-z]){re.escape(latin)}(?![a-z])", squeezed)):
+                found.append(name)
+                break
+    return found

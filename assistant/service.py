@@ -19,6 +19,7 @@ from assistant.handlers.lists import matching_measures
 from assistant.conversation import referent
 from assistant.intents import list_topic, route, route_foreign, topic_words
 from assistant.language import chinese_terms, detect as detect_language
+from assistant.places import latin_place_names
 from assistant.models import (
     AskResponse, Citation, DepartmentOut, DocumentOut, MeasureOut, MeasureRef, NoticeOut, RoleOut, SentenceOut,
     TargetOut,
@@ -436,8 +437,8 @@ class PolicyAssistant:
         has_history = conversation.has_user_turn
         lang = detect_language(question)
         if lang != "zh":  # English or Korean: the meaning side reads it as asked, the lexical side its Chinese terms
-            return Asked(question, route_foreign(question), EVERYTHING, conversation, top_k or DEFAULT_TOP_K,
-                         lang=lang, terms=chinese_terms(question, lang))
+            return Asked(question, route_foreign(question), self._foreign_scope(question, lang, catalog), conversation,
+                         top_k or DEFAULT_TOP_K, lang=lang, terms=chinese_terms(question, lang))
         as_asked = question
         if has_history:
             question = complete_ellipsis(question, conversation.last_user(), catalog, context.searcher.tokenizer.words)
@@ -454,6 +455,17 @@ class PolicyAssistant:
         if intent.kind in ("measure", "part", "docfact", "department"):
             scope = own_documents(scope)
         return Asked(question, intent, scope, conversation, top_k or DEFAULT_TOP_K)
+
+    @staticmethod
+    def _foreign_scope(question: str, lang: str, catalog: Catalog) -> Scope:
+        """An English question that names a place in pinyin (Qingdao, Tai'an, Shandong) is scoped as the
+        Chinese name would be: that place's documents and those of the levels above. Korean: every document."""
+        gazetteer = catalog.gazetteer
+        if lang != "en" or gazetteer is None:
+            return EVERYTHING
+        places = {p.code: p for i in catalog.infos if i.place is not None for p in gazetteer.chain(i.place)}
+        names = latin_place_names(question, list(places.values()))
+        return resolve_scope("、".join(names), catalog) if names else EVERYTHING
 
     def _earlier_scope(self, conversation: Conversation, context: Context) -> Scope | None:
         """The documents the conversation was about: the last answer's, else those the last question named,

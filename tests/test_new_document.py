@@ -106,3 +106,23 @@ def test_an_amount_asked_after_an_answer_is_about_the_measure_it_cited(client):
     body = response.json()
     assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(QINGDAO, "4")]
     assert "200万元" in body["answer"]
+
+
+@pytest.mark.parametrize("question,names", [
+    ("Who is responsible for measure 6 of the Qingdao marine equipment measures?", ["青岛"]),
+    ("What does Tai'an offer OPC founders?", ["泰安"]),
+    ("Any support in Haizhu District?", ["海珠"]),
+    ("What support is there for smart factories?", []),
+])
+def test_places_written_in_pinyin_are_read(question, names):
+    from assistant.places import Place, latin_place_names
+
+    places = [Place("370200", "青岛市", "city", "370000", ("青岛",)), Place("370900", "泰安市", "city", "370000", ("泰安",)),
+              Place("440105", "海珠区", "county", "440100", ("海珠",))]
+    assert latin_place_names(question, places) == names
+
+
+def test_an_english_question_naming_a_city_is_answered_from_that_citys_document(client):
+    body = ask(client, "Who is responsible for measure 6 of the Qingdao marine equipment measures?")
+    assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(QINGDAO, "6")]
+    assert "市地方金融管理局" in body["answer"] and "Responsible" in body["answer"]
