@@ -261,3 +261,23 @@ def test_concurrent_first_calls_load_jieba_once():
     assert len(loads) == 1
     assert len(results) == 8 and all(result == results[0] for result in results)
     assert "智改数转网联" in results[0]
+
+
+def test_jiebas_cache_read_whole_gives_what_jieba_loads(tmp_path):
+    import jieba
+
+    from index.tokenization import _load_jieba_cache
+
+    ours = jieba.Tokenizer()
+    ours.tmp_dir = str(tmp_path)
+    assert _load_jieba_cache(ours) is False and not ours.initialized  # no cache there yet
+    theirs = jieba.Tokenizer()
+    theirs.tmp_dir = str(tmp_path)
+    theirs.initialize()  # builds the dictionary and writes jieba's cache in tmp_path
+    assert (tmp_path / "jieba.cache").is_file()
+    assert _load_jieba_cache(ours) is True and ours.initialized
+    assert ours.total == theirs.total and ours.FREQ == theirs.FREQ
+    (tmp_path / "jieba.cache").write_bytes(b"not marshal")
+    broken = jieba.Tokenizer()
+    broken.tmp_dir = str(tmp_path)
+    assert _load_jieba_cache(broken) is False
