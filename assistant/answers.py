@@ -124,7 +124,8 @@ def departments_text(measure: Measure) -> str:
     lead = [r.name for r in measure.roles if r.role == "lead"]
     if lead and len(measure.roles) > 1:
         others = [r.name for r in measure.roles if r.role != "lead"]
-        return "、".join(lead) + "牵头" + ("，" + "、".join(others) if others else "")
+        cooperate = "配合" if others and all(r.role == "cooperate" for r in measure.roles if r.role != "lead") else ""
+        return "、".join(lead) + "牵头" + ("，" + "、".join(others) + cooperate if others else "")
     return "、".join(measure.departments)
 
 

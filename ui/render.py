@@ -109,8 +109,18 @@ def transfer_line(measure: MeasureOut, document: DocumentOut | None = None) -> s
     where the page's context is lost."""
     label = label_of(measure)
     which = f"{label}「{measure.title}」" if measure.title else (label or f"「{snippet(measure.text)}」")
-    departments = "、".join(measure.departments) or "文件未列明"
-    return f"转办：{document_name(document) if document else ''}{which}，责任单位：{departments}"
+    return f"转办：{document_name(document) if document else ''}{which}，{units_with_roles(measure)}"
+
+
+def units_with_roles(measure: MeasureOut) -> str:
+    """责任单位：A、B — or, when the document names a lead, 牵头单位：A；配合单位：B、C (as the 牵头/配合 lines say)."""
+    lead = [r.name for r in measure.roles if r.role == "lead"]
+    if not lead:
+        return f"责任单位：{'、'.join(measure.departments) or '文件未列明'}"
+    others = [r.name for r in measure.roles if r.role != "lead"]
+    cooperate = all(r.role == "cooperate" for r in measure.roles if r.role != "lead")
+    return f"牵头单位：{'、'.join(lead)}" + (f"；{'配合单位' if cooperate else '责任单位'}：{'、'.join(others)}"
+                                           if others else "")
 
 
 def target_text(target) -> str:

@@ -20,7 +20,9 @@ def role_of(measure: Measure, name: str) -> str:
     role = next((r.role for r in measure.roles if r.name == name), "responsible")
     if role in ROLE_WORDS:
         return ROLE_WORDS[role]
-    return "负责" if measure.departments == [name] else "按职责分工负责"
+    # the wording the document uses (负责, 按职责分工负责, 责任单位 …), never one it does not
+    wording = measure.responsibility or ("负责" if measure.departments == [name] else "责任单位")
+    return {"牵头单位": "牵头", "牵头负责": "牵头"}.get(wording, wording)
 
 
 def asks_beyond_the_measures(asked: Asked, context: Context) -> bool:
