@@ -118,6 +118,14 @@ class Catalog:
         return self.by_key.get((doc_id, key))
 
     @cached_property
+    def defined_terms(self) -> dict[str, tuple[str, ...]]:
+        """Terms the documents define for themselves (OPC ↔ 一人公司, 专项资金 ↔ 中小企业发展专项资金):
+        index.expansion.defined_terms over every document's text."""
+        from index.expansion import defined_terms
+
+        return defined_terms(d.text for d in self.documents)
+
+    @cached_property
     def normalized(self) -> dict[tuple[str, str], str]:
         """Title + text of every record, normalized as the tokenizer does: for substring matching."""
         return {(d.doc_id, m.key): normalize_text(m.title + m.text) for d, m in self.pairs}

@@ -56,6 +56,50 @@ def expansion_terms(query: str) -> str:
     return " ".join(dict.fromkeys(terms))
 
 
+# Terms a document defines for itself: 中小企业发展专项资金（以下简称专项资金）, OPC（One Person Company，一人公司）.
+_SHORT_FOR = re.compile(r"(?P<long>[\u4e00-\u9fffA-Za-z0-9]{2,30})[（(](?:以下)?简称[：:]?[“\"「]?"
+                        r"(?P<short>[^”\"」）)，,、；;]{1,12})[”\"」]?[）)]")
+_GLOSSED = re.compile(r"(?<![A-Za-z])(?P<short>[A-Za-z][A-Za-z0-9]{1,7})[（(](?P<inner>[^（）()]{2,60})[）)]")
+_PHRASE_START = re.compile(r".*[由对在为将把向从给和与及的、，,]")  # 本措施由广州市…发展局 → 广州市…发展局
+
+
+def defined_terms(texts) -> dict[str, tuple[str, ...]]:
+    """term → the terms it stands for, from the documents' own definitions, both ways.
+
+    ``中小企业发展专项资金（以下简称专项资金）`` gives 专项资金 ↔ 中小企业发展专项资金;
+    ``OPC（One Person Company，一人公司）`` gives OPC ↔ 一人公司 (the Chinese glosses of 2-10 characters
+    inside the parenthesis after a Latin abbreviation; the long form starts after the last 由, 对, 的 … before
+    it, so a leading verb stays: 设立…专项资金). A question in one form then also searches the
+    other: 一人公司有哪些补贴？ finds the measures that say OPC. ``texts``: the documents' full texts.
+    """
+    pairs: dict[str, dict[str, None]] = {}
+
+    def add(a: str, b: str) -> None:
+        if a and b and a != b:
+            pairs.setdefault(a, {})[b] = None
+            pairs.setdefault(b, {})[a] = None
+
+    for text in texts:
+        for match in _SHORT_FOR.finditer(text):
+            long = _PHRASE_START.sub("", match.group("long"))
+            if len(long) > len(match.group("short")) >= 2:
+                add(long, match.group("short").strip())
+        for match in _GLOSSED.finditer(text):
+            for part in re.split(r"[，,、；;]", match.group("inner")):
+                part = part.strip()
+                if re.fullmatch(r"[\u4e00-\u9fff]{2,10}", part):
+                    add(match.group("short"), part)
+    return {term: tuple(others) for term, others in pairs.items()}
+
+
+def with_defined_terms(query: str, defined: dict[str, tuple[str, ...]]) -> str:
+    """``query`` followed by the terms its defined terms stand for (case-insensitive for Latin ones)."""
+    folded = query.lower()
+    extra = [other for term, others in defined.items() if term.lower() in folded for other in others
+             if other.lower() not in folded]
+    return f"{query} {' '.join(dict.fromkeys(extra))}" if extra else query
+
+
 def knowledge_fingerprint() -> dict[str, str]:
     """sha256 (first 16 hex digits) of each word list the lexical side reads: recorded in the manifest."""
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]

@@ -18,7 +18,7 @@ from assistant.relevance import Relevance, scope_text
 from assistant.scope import Scope
 from corpus.records import Document, Measure, Sentence
 from index.hybrid import HybridSearcher, MeasureHit, SearchFilters
-from index.expansion import QUERY_FILLER
+from index.expansion import QUERY_FILLER, with_defined_terms
 from index.tokenization import normalize_text
 
 
@@ -71,6 +71,7 @@ class Context:
 
     def search(self, query: str, k: int, scope: Scope, vector: np.ndarray | None = None,
                measures: frozenset | None = None, exclude: frozenset = frozenset()) -> list[MeasureHit]:
+        query = with_defined_terms(query, self.catalog.defined_terms)  # 一人公司 also searches OPC, when defined so
         return self.searcher.search(query, k=k, filters=self.filters(scope, measures, exclude), sides=self.sides,
                                     vector=vector)
 
@@ -78,6 +79,7 @@ class Context:
                          scope: Scope | None = None) -> dict[str, float] | None:
         """The refusal model's signals for ``query`` in ``scope`` (see relevance.py); None without any hit."""
         scope = scope or Scope()
+        query = with_defined_terms(query, self.catalog.defined_terms)  # as searched (OPC for 一人公司)
         best = hits if hits and self.sides == ("lexical", "dense") else self.search(query, k=1, scope=scope,
                                                                                         vector=vector)
         if not best:
@@ -158,13 +160,11 @@ class Context:
         infos = [i for i in every if scope is None or scope.allows(i.doc_id)] or every
         names = "、".join(f"《{i.short_title}》" for i in infos[:6]) + (f"等{len(infos)}份文件" if len(infos) > 6 else "")
         topics: list[str] = []
-        for info in infos:
-            for section in info.document.sections:
-                title = "".join(section.title.split())  # 总　　则 → 总则
-                if title and title not in topics:
-                    topics.append(title)
-        if not topics:  # a document without parts: what its measures are about
-            topics = [m.title for i in infos for m in i.document.measures if m.title and m.kind == "measure"]
+        for info in infos:  # each document's parts; for a document without parts, its measures' titles
+            titles = ["".join(section.title.split()) for section in info.document.sections]  # 总　　则 → 总则
+            titles = [t for t in titles if t] or [m.title for m in info.document.measures
+                                                  if m.title and m.kind == "measure"]
+            topics += [t for t in titles if t not in topics]
         topics = topics or [i.short_title for i in infos]
         topic_text = "、".join(topics[:10]) + ("等" if len(topics) > 10 else "")
         if len(infos) < len(every):

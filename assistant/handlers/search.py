@@ -12,6 +12,7 @@ from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, has_target
 from assistant.intents import without_names
+from index.expansion import with_defined_terms
 from assistant.models import AskResponse
 from index.hybrid import MeasureHit
 
@@ -47,7 +48,8 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
             tries.append((topic, topic))
     tries.append((question, asked.text))  # the meaning side reads the question as asked, in any language
     for lexical, meaning in tries:
-        vector = context.searcher.encode(meaning)
+        # a term the documents define (一人公司 for OPC) is searched in both forms, on both sides
+        vector = context.searcher.encode(with_defined_terms(meaning, context.catalog.defined_terms))
         hits = context.search(lexical, k=max(asked.top_k, 1), scope=asked.scope, vector=vector)
         if hits and context.in_scope(lexical, vector, hits, asked.scope, asked.lang):
             return hits
