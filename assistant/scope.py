@@ -98,6 +98,19 @@ def resolve(question: str, catalog: Catalog) -> Scope:
     return Scope(doc_ids=tuple(order), named=named, places=tuple(places), names=names, own=own)
 
 
+def names_own_document(question: str, scope: Scope) -> bool:
+    """The question names a place's document, not only the place: the place is followed by a word for a
+    document (历下区办法, 泰安的实施意见, 山东省的文件), so the documents of the levels above that also
+    apply there are not meant."""
+    if not scope.places or not scope.own:
+        return False
+    words = [w for w in (*DOC_TYPES, *DOC_WORDS) if len(w) >= 2 and w not in ("政策", "这份", "那份")]
+    kinds = "|".join(map(re.escape, sorted(set(words), key=len, reverse=True)))
+    places = "|".join(re.escape(n) for n in sorted(scope.names, key=len, reverse=True)
+                      if any(n in (p.name, *p.aliases) for p in scope.places))
+    return bool(places) and re.search(rf"(?:{places})(?:的|出台的|印发的)?(?:{kinds})", normalize_text(question)) is not None
+
+
 def own_documents(scope: Scope) -> Scope:
     """For questions about the documents themselves (泰安的文件第五条, 环翠区的文件有几条措施, 泰安市工信局参与
     哪些): the named place's own documents when it has some, not those of the levels above that also apply."""

@@ -25,7 +25,7 @@ from assistant.models import (
     TargetOut,
 )
 from assistant.relevance import Relevance
-from assistant.scope import EVERYTHING, Scope, own_documents, resolve as resolve_scope
+from assistant.scope import EVERYTHING, Scope, names_own_document, own_documents, resolve as resolve_scope
 from assistant.search_backend import open_search, search_info
 from assistant.settings import Settings
 from corpus.errors import CorpusError
@@ -437,8 +437,12 @@ class PolicyAssistant:
         has_history = conversation.has_user_turn
         lang = detect_language(question)
         if lang != "zh":  # English or Korean: the meaning side reads it as asked, the lexical side its Chinese terms
-            return Asked(question, route_foreign(question), self._foreign_scope(question, lang, catalog), conversation,
-                         top_k or DEFAULT_TOP_K, lang=lang, terms=chinese_terms(question, lang))
+            intent = route_foreign(question)
+            scope = self._foreign_scope(question, lang, catalog)
+            if intent.kind == "measure":  # measure 6 of the Qingdao measures: Qingdao's own document's
+                scope = own_documents(scope)
+            return Asked(question, intent, scope, conversation, top_k or DEFAULT_TOP_K, lang=lang,
+                         terms=chinese_terms(question, lang))
         as_asked = question
         if has_history:
             question = complete_ellipsis(question, conversation.last_user(), catalog, context.searcher.tokenizer.words)
@@ -452,7 +456,7 @@ class PolicyAssistant:
             scope = self._earlier_scope(conversation, context) or scope
         elif has_history and scope.everything and intent.kind == "measure" and ELLIPSIS.match(as_asked.strip()):
             scope = self._earlier_scope(conversation, context) or scope  # 第二条呢？: of the document just cited
-        if intent.kind in ("measure", "part", "docfact", "department"):
+        if intent.kind in ("measure", "part", "docfact", "department") or names_own_document(question, scope):
             scope = own_documents(scope)
         return Asked(question, intent, scope, conversation, top_k or DEFAULT_TOP_K)
 
