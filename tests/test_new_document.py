@@ -6,7 +6,10 @@ shape, 责任单位 in brackets, amounts, an 有效期) loaded beside the seed: 
 - 一、支持首台（套）装备研发。… lost its title (any parenthesis read as body text);
 - 海洋装备企业贷款贴息最高多少？ headlined the fund (10亿元) and another measure's cap (20万元), not the
   贴息 cap of 100万元;
-- a refusal scoped to one place read as if the corpus held only that place's document.
+- a refusal scoped to one place read as if the corpus held only that place's document;
+- 一人公司有哪些补贴？ was refused although a document defines OPC（One Person Company，一人公司）;
+- 历下区办法由谁牵头？ was answered from the State Council's document (历下区办法 names 历下区's own);
+- a 责任单位 list was labelled 按职责分工负责, wording the document does not use; the 转办 line lost 牵头/配合.
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from corpus.loading import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_FILE = ROOT / "corpus" / "documents" / "weihai-2026-industrial-action-plan.txt"
-QINGDAO_FILE = Path(__file__).parent / "fixtures" / "probe" / "qingdao_2025_marine-equipment-measures.txt"
+PROBE = Path(__file__).parent / "fixtures" / "probe"  # documents two testers wrote themselves
+QINGDAO_FILE = PROBE / "qingdao_2025_marine-equipment-measures.txt"
 QINGDAO = "qingdao_2025_marine-equipment-measures"
+LIXIA = "jinan-lixia_2024_sme-talent-interim-measures"  # a district's 暂行办法, 第八条 with 牵头/配合 lines
+SHANDONG = "shandong_2026_ai-opc-measures"  # a province's measures: OPC（One Person Company，一人公司）
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("new-document")
-    for file in (SEED_FILE, QINGDAO_FILE):
+    for file in (SEED_FILE, QINGDAO_FILE, PROBE / f"{LIXIA}.txt", PROBE / f"{SHANDONG}.txt"):
         shutil.copyfile(file, folder / file.name)
     return folder
 
@@ -93,7 +99,7 @@ def test_a_figure_question_headlines_the_figure_of_what_it_asks(client):
 def test_a_refusal_scoped_to_a_place_says_the_corpus_holds_more(client):
     body = ask(client, "明天青岛天气怎么样？")
     assert body["found"] is False and body["citations"] == []
-    assert "青岛市" in body["answer"] and "共收录2份文件" in body["answer"]
+    assert "青岛市" in body["answer"] and "共收录4份文件" in body["answer"]
     assert "支持首台（套）装备研发" in body["answer"]  # what that document covers: its measures' titles
 
 
@@ -126,3 +132,45 @@ def test_an_english_question_naming_a_city_is_answered_from_that_citys_document(
     body = ask(client, "Who is responsible for measure 6 of the Qingdao marine equipment measures?")
     assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(QINGDAO, "6")]
     assert "市地方金融管理局" in body["answer"] and "Responsible" in body["answer"]
+
+
+def test_terms_a_document_defines_are_read_both_ways():
+    from index.expansion import defined_terms, with_defined_terms
+
+    defined = defined_terms(["支持人工智能OPC（One Person Company，一人公司）创新发展。",
+                             "本市对中小企业发展专项资金（以下简称专项资金）实行绩效管理。"])
+    assert defined["一人公司"] == ("OPC",) and defined["OPC"] == ("一人公司",)
+    assert defined["专项资金"] == ("中小企业发展专项资金",)
+    assert with_defined_terms("一人公司有哪些补贴？", defined) == "一人公司有哪些补贴？ OPC"
+    assert with_defined_terms("opc有哪些补贴？", defined) == "opc有哪些补贴？ 一人公司"
+    assert with_defined_terms("智能工厂有哪些补贴？", defined) == "智能工厂有哪些补贴？"
+
+
+def test_a_term_asked_in_the_form_the_document_defines_it_finds_its_measures(client):
+    body = ask(client, "一人公司有哪些补贴？")
+    assert body["found"] is True, body["answer"]
+    assert body["citations"][0]["doc_id"] == SHANDONG
+
+
+def test_a_places_document_named_as_such_answers_alone(client):
+    body = ask(client, "历下区办法由谁牵头？配合单位有哪些？")
+    assert body["citations"][0]["doc_id"] == LIXIA and body["citations"][0]["measure_key"] == "8"
+    assert {c["doc_id"] for c in body["citations"]} == {LIXIA}
+    assert "区人力资源和社会保障局牵头" in body["answer"] and "配合" in body["answer"]
+
+
+def test_a_department_list_uses_the_documents_own_wording(client):
+    body = ask(client, "省财政厅负责哪些措施？")
+    assert body["found"] is True and {c["doc_id"] for c in body["citations"]} == {SHANDONG}
+    assert "按职责分工负责" not in body["answer"]  # the document writes （责任单位：…）
+    assert "（责任单位）" in body["answer"]
+
+
+def test_the_transfer_line_keeps_lead_and_cooperating_units(client):
+    from assistant.models import MeasureOut
+    from ui.render import transfer_line
+
+    response = client.get(f"/api/measures/{LIXIA}/8")
+    assert response.status_code == 200, response.text
+    line = transfer_line(MeasureOut.model_validate(response.json()))
+    assert "牵头单位：区人力资源和社会保障局；配合单位：区财政局、区市场监督管理局、区教育和体育局" in line
