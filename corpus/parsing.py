@@ -248,6 +248,9 @@ def _classify(heads: list[_Head], style: str | None, text: str, limit: int) -> N
 
 # -- titles ---------------------------------------------------------------------------------------
 
+_BRACKETED_TITLE = re.compile(r"[【〖\[]([^】〗\]]{2,40})[】〗\]]")
+
+
 def _title(line_rest: str) -> tuple[str, bool]:
     """(title, whole_line) for the text after a label on its line.
 
@@ -258,6 +261,9 @@ def _title(line_rest: str) -> tuple[str, bool]:
     rest = line_rest.strip(" \u3000\u00a0\t")
     if not rest:
         return "", True
+    bracketed = _BRACKETED_TITLE.match(rest)  # 第三条 【高校毕业生生活补贴】对…
+    if bracketed:
+        return bracketed.group(1).strip(), bracketed.end() == len(rest)
     first_end = rest.find("。")
     if first_end < 0:
         if not re.search(r"[；;！？!?：:]$", rest) and len(rest) <= MAX_TITLE_CHARS:
@@ -596,7 +602,8 @@ class _Builder:
             label=head.label.text, path=self._path(head), kind="measure" if is_measure else "text",
         )
         measure._title_line_end = head.line.end if whole_line else None  # type: ignore[attr-defined]
-        measure._inline_title = bool(title) and not whole_line  # type: ignore[attr-defined]
+        # a title in 【】 is a heading as written, kept whatever the other measures do
+        measure._inline_title = bool(title) and not whole_line and not _BRACKETED_TITLE.match(rest.strip())  # type: ignore[attr-defined]
         measure._content_start = head.line.start + head.label.end  # type: ignore[attr-defined]
         return measure
 
@@ -700,7 +707,10 @@ class _Builder:
                                       units))
             cursor = marker.end
         sentences.extend(split_sentences(text, cursor, measure.end))
-        if measure.title and sentences and sentences[0].kind == "sentence" and title_line_end is None:
+        # the first sentence is the heading when it is the title (推动重点行业稳增长。), not when the title is a
+        # 【】 before the body in the same sentence (【住房租赁补贴】对…给予补贴。)
+        if measure.title and sentences and sentences[0].kind == "sentence" and title_line_end is None \
+                and len(sentences[0].text) <= len(measure.title) + 10:
             first = sentences[0]
             sentences[0] = Sentence(first.start, first.end, first.text, "heading", first.departments)
         measure.sentences = sentences

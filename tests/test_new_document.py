@@ -174,3 +174,13 @@ def test_the_transfer_line_keeps_lead_and_cooperating_units(client):
     assert response.status_code == 200, response.text
     line = transfer_line(MeasureOut.model_validate(response.json()))
     assert "牵头单位：区人力资源和社会保障局；配合单位：区财政局、区市场监督管理局、区教育和体育局" in line
+
+
+def test_a_bracketed_title_on_the_article_line_is_its_title(corpus):
+    lixia = next(d for d in load_corpus(corpus).documents if d.doc_id == LIXIA)
+    measures = {m.key: m for m in lixia.measures}
+    assert measures["3"].title == "高校毕业生生活补贴"  # 第三条 【高校毕业生生活补贴】对中小企业新引进的…
+    assert measures["4"].title == "住房租赁补贴"
+    assert measures["1"].title == ""  # 第一条 为加快集聚各类人才…: body text, no title
+    # the sentence that carries the title is body text (quoted, indexed), not a heading
+    assert [s.kind for s in measures["4"].sentences] == ["sentence"]
