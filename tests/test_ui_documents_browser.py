@@ -78,8 +78,9 @@ def open_lookup(page):
 def options(page, dropdown_id: str) -> list[str]:
     """The choices a picker offers (it is opened, read, and closed again)."""
     page.locator(f"#{dropdown_id} input").click()
-    page.get_by_role("option").first.wait_for()
-    found = [o.replace("✓", "").strip() for o in page.get_by_role("option").all_inner_texts()]  # ✓: the chosen one
+    listed = page.locator(f"#{dropdown_id}").get_by_role("option")  # this picker's list, not one still closing
+    listed.first.wait_for()
+    found = [o.replace("✓", "").strip() for o in listed.all_inner_texts()]  # ✓: the chosen one
     page.locator(f"#{dropdown_id} input").blur()  # closes the list
     return found
 
@@ -234,7 +235,9 @@ def test_browse_document_part_group_measure(ui):
     choose(page, "pq-measure", "第13条 促进文物回流")
     transfer = page.locator("#pq-transfer textarea, #pq-transfer input").first
     page.wait_for_function("el => el.value.startsWith('转办：')", arg=transfer.element_handle())
-    assert transfer.input_value().startswith(f"转办：{BONDED}（国发〔2019〕3号）第13条「促进文物回流」，责任单位：海关总署")
+    # the document's note makes the first-listed unit the lead: 海关总署 leads, the others answer with it
+    assert transfer.input_value() == (f"转办：{BONDED}（国发〔2019〕3号）第13条「促进文物回流」，"
+                                      "牵头单位：海关总署；责任单位：文化和旅游部、文物局")
     detail = page.locator("#pq-detail .pq-detail")
     assert detail.locator(".pq-docline").inner_text() == f"{BONDED} · 国发〔2019〕3号 · 2019-01-12 印发"
     assert "四、主要任务 › （三）推进贸易便利化" in detail.inner_text()
