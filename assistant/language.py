@@ -22,8 +22,13 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 
+_MARKUP = re.compile(r"<[^<>]{0,200}>|https?://\S+|&[a-z]+;")
+
+
 def detect(text: str) -> Language:
-    """"ko" for Hangul, "en" for a sentence of Latin words (not a code such as LNG or T1000), else "zh"."""
+    """"ko" for Hangul, "en" for a sentence of Latin words (not a code such as LNG or T1000), else "zh".
+    Markup and web addresses are not words of the question (<script>alert(1)</script>智能工厂 is Chinese)."""
+    text = _MARKUP.sub(" ", text)
     hangul, cjk = len(_HANGUL.findall(text)), len(_CJK.findall(text))
     if hangul >= 2 and hangul >= cjk:
         return "ko"
