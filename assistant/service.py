@@ -445,7 +445,9 @@ class PolicyAssistant:
                          terms=chinese_terms(question, lang))
         as_asked = question
         if has_history:
-            question = complete_ellipsis(question, conversation.last_user(), catalog, context.searcher.tokenizer.words)
+            words = context.searcher.tokenizer.words
+            previous = conversation.last_topical_user(lambda text: bool(topic_words(text, words)))
+            question = complete_ellipsis(question, previous, catalog, words)
         scope = resolve_scope(question, catalog)
         intent = route(question, catalog.departments, has_history=has_history,
                        words=context.searcher.tokenizer.words, strip=scope.names,
