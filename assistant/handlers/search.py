@@ -109,6 +109,13 @@ def figure_clause(text: str, sentence_start: int, target) -> str:
     return text[sentence_start + cut:target.end]
 
 
+def asked_as(target, question: str) -> bool:
+    """Whether the figure is qualified the way the question asks: 最高 in both 最高补助多少？ and 最高20万元
+    (the qualifier as parsed, or the words before the number as written)."""
+    qualifier = target.qualifier or re.match(r"[^\d一二三四五六七八九十百千万两〇零.]*", target.text).group()
+    return bool(qualifier) and qualifier in question
+
+
 def figure_lines(evidence: list[Evidence], searcher, question: str) -> list[str]:
     """The targets a 多少/几家 question asks about: per measure, those whose clause shares most words with
     it; a later measure's only when they fit as well as the first measure's best."""
@@ -117,7 +124,8 @@ def figure_lines(evidence: list[Evidence], searcher, question: str) -> list[str]
     first_best = None
     for rank, e in enumerate(evidence):
         text = e.document.text
-        scored = [(len(words & set(searcher.tokenizer(figure_clause(text, s.start, t)))), t.phrase)
+        # a figure qualified as asked (最高 in 最高补助多少？ and in 最高20万元) counts one word more
+        scored = [(len(words & set(searcher.tokenizer(figure_clause(text, s.start, t)))) + asked_as(t, question), t.phrase)
                   for s in e.sentences for t in e.measure.targets if s.start <= t.start < s.end]
         if not scored:
             continue
