@@ -22,6 +22,7 @@ SEED_FILE = ROOT / "corpus" / "documents" / "weihai-2026-industrial-action-plan.
 SAMPLES = ROOT / "corpus" / "samples"
 IIT = "national_2018_iit-special-deductions"
 EMPLOY = "national_2018_employment-opinions"
+SEED = "weihai-2026-industrial-action-plan"
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,50 @@ def test_a_question_the_documents_do_not_hold_is_still_refused_when_it_names_one
     body = ask(client, "个人所得税专项附加扣除办法里，明天的天气怎么样？")
     assert body["found"] is False
     assert body["citations"] == []
+
+
+@pytest.mark.parametrize("question,key", [
+    ("How much is the child education deduction per month?", "5"),  # 每个子女每月1000元
+    ("How much can I deduct for supporting elderly parents if I am an only child?", "22"),  # 每月2000元
+    ("노인 부양 공제는 어떻게 하나요?", "22"),
+])
+def test_tax_deduction_questions_in_english_and_korean_are_answered(client, question, key):
+    body = ask(client, question)
+    assert body["found"] is True, body["answer"]
+    assert any(c["doc_id"] == IIT and c["measure_key"] == key for c in body["citations"][:2]), body["citations"]
+
+
+def test_a_follow_up_after_a_follow_up_completes_from_the_question_with_a_topic(client):
+    history = [{"role": "user", "content": "赡养老人的个税怎么扣除？"},
+               {"role": "assistant", "content": "…第二十二条…", "citations": [{"doc_id": IIT, "key": "22"}]},
+               {"role": "user", "content": "这条由谁负责？"},
+               {"role": "assistant", "content": "…第二十二条的责任单位：未列明。", "citations": [{"doc_id": IIT, "key": "22"}]}]
+    response = client.post("/api/ask", json={"question": "那子女教育呢？", "history": history})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # 那子女教育呢？ asks the topical question again (子女教育的个税怎么扣除？), not 子女教育这条由谁负责？
+    assert body["citations"] and body["citations"][0]["doc_id"] == IIT
+    assert body["citations"][0]["measure_key"] in {"5", "6", "7"}, body["citations"]
+
+
+def test_markup_in_a_question_does_not_make_it_english(client):
+    from assistant.language import detect
+
+    assert detect("<script>alert(1)</script>智能工厂") == "zh"
+    assert detect("<b>What support is there for smart factories?</b>") == "en"
+    body = ask(client, "<script>alert(1)</script>智能工厂有哪些支持？")
+    assert body["found"] is True, body["answer"]
+    assert (body["citations"][0]["doc_id"], body["citations"][0]["measure_key"]) == (SEED, "9")
+    assert "<script>" not in body["answer"] and "According to" not in body["answer"]
+
+
+def test_a_figure_qualified_as_asked_is_preferred():
+    from assistant.handlers.search import asked_as
+    from corpus.records import Target
+
+    cap = Target(value=20.0, value_text="20", unit="万元", phrase="给予最高20万元补助", qualifier=None, text="最高20万元",
+                 start=0, end=6)
+    term = Target(value=3.0, value_text="3", unit="年", phrase="补助期限不超过3年", qualifier=None, text="不超过3年",
+                  start=0, end=5)
+    assert asked_as(cap, "武汉算力服务券最高补助多少？") and not asked_as(term, "武汉算力服务券最高补助多少？")
+    assert asked_as(term, "补助期限不超过几年？")
