@@ -525,6 +525,9 @@ def complete_ellipsis(question: str, previous: str, catalog: Catalog, words) -> 
     swapped = _swap_modifier(remainder, frame, words)
     if swapped:
         return swapped
+    head, of, tail = frame.partition("的")
+    if of and topic_words(head, words) and topic_words(tail, words):
+        return rest + of + tail  # 那子女教育呢？ after 赡养老人的个税怎么扣除？: the subject before 的 is replaced
     previous_topic = topic_words(frame, words)
     for word in sorted(previous_topic, key=len, reverse=True):
         if word not in rest:
