@@ -12,8 +12,8 @@ from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, has_target
 from assistant.intents import without_names
-from index.expansion import with_defined_terms
 from assistant.models import AskResponse
+from index.expansion import with_defined_terms
 from index.hybrid import MeasureHit
 
 
@@ -122,11 +122,11 @@ def figure_lines(evidence: list[Evidence], searcher, question: str) -> list[str]
     words = set(searcher.tokenizer(question))
     lines: list[str] = []
     first_best = None
-    for rank, e in enumerate(evidence):
+    for e in evidence:
         text = e.document.text
         # a figure qualified as asked (最高 in 最高补助多少？ and in 最高20万元) counts one word more
-        scored = [(len(words & set(searcher.tokenizer(figure_clause(text, s.start, t)))) + asked_as(t, question), t.phrase)
-                  for s in e.sentences for t in e.measure.targets if s.start <= t.start < s.end]
+        scored = [(len(words & set(searcher.tokenizer(figure_clause(text, s.start, t)))) + asked_as(t, question),
+                   t.phrase) for s in e.sentences for t in e.measure.targets if s.start <= t.start < s.end]
         if not scored:
             continue
         best = max(overlap for overlap, _ in scored)
