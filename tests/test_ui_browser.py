@@ -123,7 +123,7 @@ def ask(session: Session, question: str):
 
 def choose(page, dropdown_id: str, option: str):
     page.locator(f"#{dropdown_id} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    page.locator(f"#{dropdown_id}").get_by_role("option", name=option, exact=True).click()  # this picker's list
 
 
 def open_lookup(page):
@@ -253,11 +253,13 @@ def test_department_filter_lists_its_complete_list(ui):
     page = ui.page
     open_lookup(page)
     page.locator("#pq-department input").click()
-    options = [o.replace("✓", "").strip() for o in page.get_by_role("option").all_inner_texts()]  # ✓: the chosen
+    listed = page.locator("#pq-department").get_by_role("option")  # this picker's list, not one still closing
+    listed.first.wait_for()
+    options = [o.replace("✓", "").strip() for o in listed.all_inner_texts()]  # ✓: the chosen
     assert options[:3] == ["（全部责任单位）", "市工业和信息化局（22）", "市发展改革委（9）"]
     assert len(options) == 20
     assert not page.locator("#pq-document").is_visible()  # one document: nothing to filter by
-    page.get_by_role("option", name="人民银行威海市分行（2）", exact=True).click()
+    listed.filter(has_text="人民银行威海市分行（2）").first.click()
 
     results = page.locator("#pq-results")
     results.get_by_text("人民银行威海市分行：共负责 2 条措施").wait_for()
@@ -300,7 +302,9 @@ def test_browse_by_part_and_measure_detail(ui):
     assert _numbers(results) == ["第8条", "第9条", "第10条"]
     assert not page.locator("#pq-group").is_visible()  # the seed's parts hold no groups
     page.locator("#pq-measure input").click()  # the measure picker offers the part's measures
-    measures = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+    listed = page.locator("#pq-measure").get_by_role("option")  # this picker's list, not the part picker's
+    listed.first.wait_for()
+    measures = [o.strip() for o in listed.all_inner_texts()]
     assert measures == ["第8条 实施“人工智能+制造”行动", "第9条 加力推进智改数转网联", "第10条 做强数字经济核心产业"]
     page.locator("#pq-measure input").blur()  # closes the list
 

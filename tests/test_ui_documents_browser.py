@@ -87,7 +87,7 @@ def options(page, dropdown_id: str) -> list[str]:
 
 def choose(page, dropdown_id: str, option: str):
     page.locator(f"#{dropdown_id} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    page.locator(f"#{dropdown_id}").get_by_role("option", name=option, exact=True).click()  # this picker's list
 
 
 def choose_starting(page, dropdown_id: str, start: str) -> str:
