@@ -159,7 +159,7 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     hits_of: dict[str, list[str]] = {}
     from index.expansion import expansion_terms
 
-    lay = set(expansion_terms(q).split())  # 个税 → 个人所得税: a title word said the lay way
+    lay = {normalize_text(t) for t in expansion_terms(q).split()}  # 个税 → 个人所得税: a title word said the lay way
     unnamed = catalog.without_departments(q)  # 市民营经济发展局负责哪些: 经济 there is a department's word
     for info in catalog.infos:
         hits = [w for w in info.keywords if w in unnamed or w in lay]

@@ -184,3 +184,11 @@ def test_a_bracketed_title_on_the_article_line_is_its_title(corpus):
     assert measures["1"].title == ""  # 第一条 为加快集聚各类人才…: body text, no title
     # the sentence that carries the title is body text (quoted, indexed), not a heading
     assert [s.kind for s in measures["4"].sentences] == ["sentence"]
+
+
+def test_a_lay_phrase_expanded_to_a_latin_term_counts_as_in_scope(client):
+    """我在青岛开一人公司 (青岛 has no document; 山东's applies): 一人公司 expands to OPC, which the scope's text
+    holds — compared lowercased, as the text is (it was refused as holding nothing)."""
+    body = ask(client, "我在青岛开一人公司，有什么补贴？")
+    assert body["found"] is True, body["answer"]
+    assert body["citations"][0]["doc_id"] == SHANDONG

@@ -150,7 +150,7 @@ class Context:
         text = scope_text(self.catalog, None if scope.everything else scope.doc_ids)
         if not words or any(w in text for w in words):
             return False
-        return not any(term in text for term in expansion_terms(strip_names(question, scope)).split())
+        return not any(normalize_text(term) in text for term in expansion_terms(strip_names(question, scope)).split())
 
     # -- what the corpus covers ----------------------------------------------------------------
     def coverage(self, scope: Scope | None = None) -> str:

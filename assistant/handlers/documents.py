@@ -151,7 +151,7 @@ def _on_topic(topic: str, infos: list[DocInfo], scope, context: Context) -> list
     from index.expansion import expansion_terms
     from index.tokenization import normalize_text
 
-    terms = [normalize_text(topic), *expansion_terms(topic).split()]
+    terms = [normalize_text(topic), *(normalize_text(t) for t in expansion_terms(topic).split())]
     titled = [i for i in infos if any(t and t in normalize_text(i.document.title + i.short_title) for t in terms)]
     if titled:
         return titled
