@@ -841,6 +841,23 @@ def bench_sequential(server: ServerProcess, embedder, assistant, questions: list
         if reply.status != 200 or expect not in reply.body:
             raise RuntimeError(f"bench: HTTP {reply.status} for {request[:80]!r}: {reply.body[:200]!r}")
 
+    def in_process(call, texts: list[str], timings: Timings) -> float:
+        """``call(text)`` for each, wall times into ``timings``; returns this thread's CPU seconds."""
+        cpu = 0.0
+        for text in texts:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            call(text)
+            timings.add(time.perf_counter() - t0)
+            cpu += time.thread_time() - c0
+        return cpu
+
+    def over_http(requests: list[bytes], expect: bytes, timings: Timings) -> float:
+        """Each request sent in turn, wall times into ``timings``; returns the server's CPU seconds."""
+        cpu = process_cpu_seconds(server.pid)
+        for request in requests:
+            timed(connection.send, request, expect, timings)
+        return process_cpu_seconds(server.pid) - cpu
+
     try:
         for i in range(min(5, len(questions))):  # first-call costs out of the way
             connection.send(asks[i])
@@ -848,27 +865,14 @@ def bench_sequential(server: ServerProcess, embedder, assistant, questions: list
         for _ in range(rounds):
             for start in range(0, len(questions), block):
                 part = range(start, min(start + block, len(questions)))
-                local = part if assistant is not None else range(0)
-                figures.floor.seconds += measure_floor(embedder, [questions[i] for i in part],
-                                                       figures.floor_cpu).seconds
-                for i in local:
-                    t0, c0 = time.perf_counter(), time.thread_time()
-                    assistant.ask(questions[i])
-                    figures.local_ask.add(time.perf_counter() - t0)
-                    figures.local_ask_cpu += time.thread_time() - c0
-                cpu = process_cpu_seconds(server.pid)
-                for i in part:
-                    timed(connection.send, asks[i], b'"answer"', figures.ask)
-                figures.ask_cpu += process_cpu_seconds(server.pid) - cpu
-                for i in local:
-                    t0, c0 = time.perf_counter(), time.thread_time()
-                    assistant.search(questions[i])
-                    figures.local_search.add(time.perf_counter() - t0)
-                    figures.local_search_cpu += time.thread_time() - c0
-                cpu = process_cpu_seconds(server.pid)
-                for i in part:
-                    timed(connection.send, searches[i], b'"hits"', figures.search)
-                figures.search_cpu += process_cpu_seconds(server.pid) - cpu
+                texts = [questions[i] for i in part]
+                figures.floor.seconds += measure_floor(embedder, texts, figures.floor_cpu).seconds
+                if assistant is not None:
+                    figures.local_ask_cpu += in_process(assistant.ask, texts, figures.local_ask)
+                figures.ask_cpu += over_http([asks[i] for i in part], b'"answer"', figures.ask)
+                if assistant is not None:
+                    figures.local_search_cpu += in_process(assistant.search, texts, figures.local_search)
+                figures.search_cpu += over_http([searches[i] for i in part], b'"hits"', figures.search)
                 bar.update(len(part))
     finally:
         bar.close()
