@@ -16,15 +16,13 @@ Every expected value below was read off the documents' text.
 from __future__ import annotations
 
 import re
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from assistant.api import create_app
+from tests.corpus_client import ask, client_over, corpus_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_FILE = ROOT / "corpus" / "documents" / "weihai-2026-industrial-action-plan.txt"
@@ -67,13 +65,6 @@ class Clock:
         return self.today
 
 
-def _corpus(folder: Path, files: list[Path]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for file in files:
-        shutil.copyfile(file, folder / file.name)
-    return folder
-
-
 def _assistant(settings, clock):
     from assistant.service import PolicyAssistant
 
@@ -90,16 +81,16 @@ def clients(tmp_path_factory, policyqa_home, clock):
     from assistant.settings import Settings
 
     base = tmp_path_factory.mktemp("many-documents")
-    main = _corpus(base / "main", [SEED_FILE, SAMPLES / f"{WUHAN}.txt", SAMPLES / f"{HAIZHU}.txt",
+    main = corpus_of(base / "main", [SEED_FILE, SAMPLES / f"{WUHAN}.txt", SAMPLES / f"{HAIZHU}.txt",
                                    SAMPLES / f"{TAIAN}.txt", *sorted(MANY.glob("*.txt"))])
-    national = _corpus(base / "national", [SAMPLES / f"{EMPLOY}.txt", SAMPLES / f"{HAIZHU}.txt"])
+    national = corpus_of(base / "national", [SAMPLES / f"{EMPLOY}.txt", SAMPLES / f"{HAIZHU}.txt"])
     settings = {name: Settings(home=policyqa_home, corpus=folder, build_in_child=False, watch=False)
                 for name, folder in (("main", main), ("national", national))}
     with ThreadPoolExecutor(2) as pool:  # the two index builds overlap
         futures = {name: pool.submit(_assistant, s, clock) for name, s in settings.items()}
         assistants = {name: f.result() for name, f in futures.items()}
-    with TestClient(create_app(settings["main"], assistant=assistants["main"], with_ui=False)) as main_client, \
-            TestClient(create_app(settings["national"], assistant=assistants["national"], with_ui=False)) as nat_client:
+    with client_over(main, policyqa_home, assistants["main"]) as main_client, \
+            client_over(national, policyqa_home, assistants["national"]) as nat_client:
         yield {"main": main_client, "national": nat_client}
 
 
@@ -120,15 +111,6 @@ def on(clock):
         clock.today = day
     yield set_date
     clock.today = TODAY
-
-
-def ask(client, question: str, history: list | None = None) -> dict:
-    payload = {"question": question}
-    if history is not None:
-        payload["history"] = history
-    response = client.post("/api/ask", json=payload)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def cited(body) -> list[tuple[str, str]]:

@@ -9,13 +9,11 @@ refusal is relative to the corpus, not to a list of topics.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from assistant.api import create_app
+from tests.corpus_client import ask, client_over, corpus_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_FILE = ROOT / "corpus" / "documents" / "weihai-2026-industrial-action-plan.txt"
@@ -27,22 +25,9 @@ SEED = "weihai-2026-industrial-action-plan"
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, policyqa_home):
-    from assistant.service import PolicyAssistant
-    from assistant.settings import Settings
-
-    folder = tmp_path_factory.mktemp("named-topic")
-    for file in (SEED_FILE, SAMPLES / f"{IIT}.txt", SAMPLES / f"{EMPLOY}.txt"):
-        shutil.copyfile(file, folder / file.name)
-    settings = Settings(home=policyqa_home, corpus=folder, build_in_child=False, watch=False)
-    assistant = PolicyAssistant(settings, build_in_child=False)
-    with TestClient(create_app(settings, assistant=assistant, with_ui=False)) as test_client:
+    folder = corpus_of(tmp_path_factory.mktemp("named-topic"), (SEED_FILE, SAMPLES / f"{IIT}.txt", SAMPLES / f"{EMPLOY}.txt"))
+    with client_over(folder, policyqa_home) as test_client:
         yield test_client
-
-
-def ask(client, question: str) -> dict:
-    response = client.post("/api/ask", json={"question": question})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 @pytest.mark.parametrize("question,chapter", [
@@ -88,9 +73,7 @@ def test_a_follow_up_after_a_follow_up_completes_from_the_question_with_a_topic(
                {"role": "assistant", "content": "…第二十二条…", "citations": [{"doc_id": IIT, "key": "22"}]},
                {"role": "user", "content": "这条由谁负责？"},
                {"role": "assistant", "content": "…第二十二条的责任单位：未列明。", "citations": [{"doc_id": IIT, "key": "22"}]}]
-    response = client.post("/api/ask", json={"question": "那子女教育呢？", "history": history})
-    assert response.status_code == 200, response.text
-    body = response.json()
+    body = ask(client, "那子女教育呢？", history)
     # 那子女教育呢？ asks the topical question again (子女教育的个税怎么扣除？), not 子女教育这条由谁负责？
     assert body["citations"] and body["citations"][0]["doc_id"] == IIT
     assert body["citations"][0]["measure_key"] in {"5", "6", "7"}, body["citations"]

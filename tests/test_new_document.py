@@ -14,15 +14,13 @@ shape, 责任单位 in brackets, amounts, an 有效期) loaded beside the seed: 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from assistant.api import create_app
 from corpus.departments import level_prefix
 from corpus.loading import load_corpus
+from tests.corpus_client import ask, client_over, corpus_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_FILE = ROOT / "corpus" / "documents" / "weihai-2026-industrial-action-plan.txt"
@@ -35,10 +33,8 @@ SHANDONG = "shandong_2026_ai-opc-measures"  # a province's measures: OPC（One P
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("new-document")
-    for file in (SEED_FILE, QINGDAO_FILE, PROBE / f"{LIXIA}.txt", PROBE / f"{SHANDONG}.txt"):
-        shutil.copyfile(file, folder / file.name)
-    return folder
+    return corpus_of(tmp_path_factory.mktemp("new-document"),
+                     (SEED_FILE, QINGDAO_FILE, PROBE / f"{LIXIA}.txt", PROBE / f"{SHANDONG}.txt"))
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +45,8 @@ def qingdao(corpus):
 
 @pytest.fixture(scope="module")
 def client(corpus, policyqa_home):
-    from assistant.service import PolicyAssistant
-    from assistant.settings import Settings
-
-    settings = Settings(home=policyqa_home, corpus=corpus, build_in_child=False, watch=False)
-    assistant = PolicyAssistant(settings, build_in_child=False)
-    with TestClient(create_app(settings, assistant=assistant, with_ui=False)) as test_client:
+    with client_over(corpus, policyqa_home) as test_client:
         yield test_client
-
-
-def ask(client, question: str) -> dict:
-    response = client.post("/api/ask", json={"question": question})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 @pytest.mark.parametrize("name,level", [
@@ -107,9 +92,7 @@ def test_an_amount_asked_after_an_answer_is_about_the_measure_it_cited(client):
     history = [{"role": "user", "content": "深远海养殖装备有什么支持？"},
                {"role": "assistant", "content": "根据《青岛市海洋装备产业若干措施》第4条……",
                 "citations": [{"doc_id": QINGDAO, "key": "4"}]}]
-    response = client.post("/api/ask", json={"question": "补贴最高多少？", "history": history})
-    assert response.status_code == 200, response.text
-    body = response.json()
+    body = ask(client, "补贴最高多少？", history)
     assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(QINGDAO, "4")]
     assert "200万元" in body["answer"]
 
