@@ -118,14 +118,20 @@ def _first(measure: Measure) -> str:
     return text[:16] + ("…" if len(text) > 16 else "")
 
 
+def lead_and_others(roles) -> tuple[list[str], list[str], bool]:
+    """(the lead units, the other units, whether every other one is 配合) of a measure's ``roles`` (anything
+    with ``name`` and ``role``: corpus Departments or the API's RoleOut), in the document's order."""
+    lead = [r.name for r in roles if r.role == "lead"]
+    others = [r for r in roles if r.role != "lead"]
+    return lead, [r.name for r in others], bool(others) and all(r.role == "cooperate" for r in others)
+
+
 def departments_text(measure: Measure) -> str:
     if not measure.roles:
         return "、".join(measure.departments) if measure.departments else "未列明"
-    lead = [r.name for r in measure.roles if r.role == "lead"]
+    lead, others, cooperate = lead_and_others(measure.roles)
     if lead and len(measure.roles) > 1:
-        others = [r.name for r in measure.roles if r.role != "lead"]
-        cooperate = "配合" if others and all(r.role == "cooperate" for r in measure.roles if r.role != "lead") else ""
-        return "、".join(lead) + "牵头" + ("，" + "、".join(others) + cooperate if others else "")
+        return "、".join(lead) + "牵头" + ("，" + "、".join(others) + ("配合" if cooperate else "") if others else "")
     return "、".join(measure.departments)
 
 

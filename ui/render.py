@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 
-from assistant.answers import measure_label as engine_label
+from assistant.answers import lead_and_others, measure_label as engine_label
 from assistant.models import AskResponse, Citation, DepartmentOut, DocumentOut, MeasureOut
 
 # (doc_id, number, title) -> the measure, or None when unknown
@@ -114,11 +114,9 @@ def transfer_line(measure: MeasureOut, document: DocumentOut | None = None) -> s
 
 def units_with_roles(measure: MeasureOut) -> str:
     """责任单位：A、B — or, when the document names a lead, 牵头单位：A；配合单位：B、C (as the 牵头/配合 lines say)."""
-    lead = [r.name for r in measure.roles if r.role == "lead"]
+    lead, others, cooperate = lead_and_others(measure.roles)
     if not lead:
         return f"责任单位：{'、'.join(measure.departments) or '文件未列明'}"
-    others = [r.name for r in measure.roles if r.role != "lead"]
-    cooperate = all(r.role == "cooperate" for r in measure.roles if r.role != "lead")
     return f"牵头单位：{'、'.join(lead)}" + (f"；{'配合单位' if cooperate else '责任单位'}：{'、'.join(others)}"
                                            if others else "")
 
