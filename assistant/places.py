@@ -17,7 +17,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -189,8 +189,6 @@ def latin_place_names(question: str, places) -> list[str]:
     apostrophes, hyphens and spaces between syllables ignored). Returns their Chinese short names, the
     ones ``assistant.scope.resolve`` reads. Korean names (칭다오) are not read.
     """
-    from pypinyin import lazy_pinyin
-
     text = re.sub(r"['’\-]", "", question.lower())
     squeezed = re.sub(r"\s+", "", text)
     found: list[str] = []
@@ -198,10 +196,19 @@ def latin_place_names(question: str, places) -> list[str]:
         for name in sorted({place.name, *place.aliases}, key=len):
             if len(name) < 2 or not re.fullmatch(r"[\u4e00-\u9fff]+", name):
                 continue
-            latin = "".join(lazy_pinyin(name))
-            spaced = r"\s*".join(map(re.escape, lazy_pinyin(name)))
+            syllables = _pinyin(name)
+            latin = "".join(syllables)
+            spaced = r"\s*".join(map(re.escape, syllables))
             if re.search(rf"(?<![a-z]){spaced}(?![a-z])", text) or \
                     (len(latin) >= 6 and re.search(rf"(?<![a-z]){re.escape(latin)}(?![a-z])", squeezed)):
                 found.append(name)
                 break
     return found
+
+
+@lru_cache(maxsize=4096)
+def _pinyin(name: str) -> tuple[str, ...]:
+    """青岛 → ("qing", "dao"): each place name is read once per process."""
+    from pypinyin import lazy_pinyin
+
+    return tuple(lazy_pinyin(name))

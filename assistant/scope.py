@@ -98,17 +98,23 @@ def resolve(question: str, catalog: Catalog) -> Scope:
     return Scope(doc_ids=tuple(order), named=named, places=tuple(places), names=names, own=own)
 
 
+# the words for a document a place may be followed by (办法, 实施意见, 文件 …; not 政策, which a place's policies
+# from the levels above also are), longest first, as a regular-expression alternation
+_DOCUMENT_KINDS = "|".join(map(re.escape, sorted({w for w in (*DOC_TYPES, *DOC_WORDS)
+                                                  if len(w) >= 2 and w not in ("政策", "这份", "那份")},
+                                                 key=len, reverse=True)))
+
+
 def names_own_document(question: str, scope: Scope) -> bool:
     """The question names a place's document, not only the place: the place is followed by a word for a
     document (历下区办法, 泰安的实施意见, 山东省的文件), so the documents of the levels above that also
     apply there are not meant."""
     if not scope.places or not scope.own:
         return False
-    words = [w for w in (*DOC_TYPES, *DOC_WORDS) if len(w) >= 2 and w not in ("政策", "这份", "那份")]
-    kinds = "|".join(map(re.escape, sorted(set(words), key=len, reverse=True)))
     places = "|".join(re.escape(n) for n in sorted(scope.names, key=len, reverse=True)
                       if any(n in (p.name, *p.aliases) for p in scope.places))
-    return bool(places) and re.search(rf"(?:{places})(?:的|出台的|印发的)?(?:{kinds})", normalize_text(question)) is not None
+    return bool(places) and re.search(rf"(?:{places})(?:的|出台的|印发的)?(?:{_DOCUMENT_KINDS})",
+                                      normalize_text(question)) is not None
 
 
 def own_documents(scope: Scope) -> Scope:
