@@ -24,7 +24,6 @@ behind these rules live in ``corpus/data/departments.json`` (see its README).
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -119,11 +118,11 @@ def level_prefix(name: str) -> str | None:
 def _cut_after_level(name: str) -> bool:
     """Whether jieba's dictionary cuts the level letter off as a word of its own: 市|民营|经济|发展局 (a city's
     民营经济发展局), but 市民|服务中心, 市场|监管局, 区域|发展|中心 (no level). Loads jieba's dictionary on
-    first use (shared with the index's tokenizers); only names that start with 市民, 市场, 区域 … ask."""
-    import jieba
+    first use (corpus.jieba_words, shared with the index's tokenizers); only names that start with 市民, 市场,
+    区域 … ask."""
+    from corpus.jieba_words import default_jieba
 
-    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter
-    return jieba.lcut(name, HMM=False)[0] == name[0]
+    return default_jieba().lcut(name, HMM=False)[0] == name[0]
 
 
 @lru_cache(maxsize=1)

@@ -22,7 +22,6 @@ the character bigrams of every run of Chinese content words (top-1 70/72 vs
 from __future__ import annotations
 
 import functools
-import logging
 import re
 import threading
 import unicodedata
@@ -201,38 +200,11 @@ def _base_dictionary() -> tuple[dict[str, int], int]:
     global _BASE_DICTIONARY
     with _BASE_LOCK:
         if _BASE_DICTIONARY is None:
-            import jieba
+            from corpus.jieba_words import default_jieba
 
-            jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter
-            # jieba's default tokenizer: one copy per process, also used by corpus.departments
-            if not jieba.dt.initialized and not _load_jieba_cache(jieba.dt):
-                jieba.dt.initialize()  # builds the dictionary and writes jieba's cache file
-            _BASE_DICTIONARY = (jieba.dt.FREQ, jieba.dt.total)
+            default = default_jieba()  # jieba's default tokenizer: one copy per process, also the parser's
+            _BASE_DICTIONARY = (default.FREQ, default.total)
         return _BASE_DICTIONARY
-
-
-def _load_jieba_cache(tokenizer) -> bool:
-    """Fill jieba's default tokenizer from the cache file jieba itself writes, read whole and unmarshalled
-    from bytes: 0.2 s, where jieba's own ``marshal.load`` on the open file takes 0.65 s (CPython reads a
-    file object in small pieces; measured on this machine, 9 MB, 498,113 words). False when there is no
-    such cache yet (or it cannot be read), and jieba's ``initialize`` should run."""
-    import marshal
-    import os
-    import tempfile
-
-    if tokenizer.dictionary is not None:  # a dictionary of its own: jieba's rules for its cache apply
-        return False
-    path = os.path.join(tokenizer.tmp_dir or tempfile.gettempdir(), tokenizer.cache_file or "jieba.cache")
-    try:
-        with open(path, "rb") as cache:
-            freq, total = marshal.loads(cache.read())
-    except (OSError, ValueError, EOFError, TypeError):
-        return False
-    if not isinstance(freq, dict) or not freq:
-        return False
-    with tokenizer.lock:
-        tokenizer.FREQ, tokenizer.total, tokenizer.initialized = freq, total, True
-    return True
 
 
 class Tokenizer:

@@ -266,7 +266,7 @@ def test_concurrent_first_calls_load_jieba_once():
 def test_jiebas_cache_read_whole_gives_what_jieba_loads(tmp_path):
     import jieba
 
-    from index.tokenization import _load_jieba_cache
+    from corpus.jieba_words import _load_jieba_cache
 
     ours = jieba.Tokenizer()
     ours.tmp_dir = str(tmp_path)
