@@ -157,6 +157,47 @@ def quoted(sentences: list[Sentence]) -> str:
     return "\n".join(f"“{s.text}”" for s in sentences)
 
 
+def responsibility(measure: Measure, lead_asked: bool = False) -> str:
+    """Who answers for ``measure``, with the roles as the document gives them: 责任单位：市发改委牵头，
+    市港口委、…配合. ``lead_asked`` (the question asks for the 牵头单位): 牵头单位：市发改委；配合单位：…, or,
+    where the document names no lead, 未列明牵头单位，责任单位：…."""
+    lead, others, cooperate = lead_and_others(measure.roles)
+    if lead_asked and lead:
+        rest = f"；{'配合' if cooperate else '其他责任'}单位：{'、'.join(others)}" if others else ""
+        return f"牵头单位：{'、'.join(lead)}{rest}"
+    if lead_asked and measure.departments:
+        return f"未列明牵头单位，责任单位：{departments_text(measure)}"
+    return f"责任单位：{departments_text(measure)}"
+
+
+def clause_units(evidence: Evidence) -> list[str]:
+    """The units of the quoted clauses, when the measure gives each clause its own 责任单位 and those quoted
+    name fewer than the whole measure does (武汉 一、: 设立算力服务券…（责任单位：市数据局、市经信局）, then
+    各区…（责任单位：各区人民政府…）); otherwise []."""
+    units = list(dict.fromkeys(d for s in evidence.sentences for d in s.departments))
+    whole = set(evidence.measure.departments)
+    if units and set(units) < whole and all(s.departments for s in evidence.sentences):
+        return units
+    return []
+
+
+def departments_line(evidence: list[Evidence], namer: Namer, lead_asked: bool = False) -> str:
+    """The answer to 由谁负责 / 牵头单位是谁, first in the answer: ``responsibility`` (见第N条…).
+
+    Several measures (of several documents, say) with different units: each measure's units after its
+    name, never one merged list that would lend one document's units to another's measure. Where the
+    quoted clauses carry their own 责任单位 (``clause_units``), those are the answer, and the line says so."""
+    if len(evidence) == 1 and clause_units(evidence[0]):
+        e = evidence[0]
+        return (f"责任单位：{'、'.join(clause_units(e))}（见{namer.measure(e.document, e.measure)}中所引内容；"
+                f"该条整体的责任单位为{departments_text(e.measure)}）。")
+    if len(evidence) == 1 or len({departments_text(e.measure) for e in evidence}) == 1:
+        refs = "、".join(namer.measure(e.document, e.measure) for e in evidence)
+        return f"{responsibility(evidence[0].measure, lead_asked)}（见{refs}）。"
+    return "；".join(f"{namer.measure(e.document, e.measure)}：{responsibility(e.measure, lead_asked)}"
+                    for e in evidence) + "。"
+
+
 def measure_block(evidence: Evidence, namer: Namer, prefix: str = "") -> str:
     name = namer.measure(evidence.document, evidence.measure)
     head = f"{prefix}{name}（责任单位：{departments_text(evidence.measure)}）："
@@ -191,15 +232,16 @@ def _foreign_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[s
 
 
 def retrieval_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[str] | None = None,
-                     department_first: bool = False) -> str:
-    """根据第9条「…」（责任单位：…）：“…”, one block per measure (in English or Korean: the template's words)."""
+                     department_first: bool = False, lead_asked: bool = False) -> str:
+    """根据第9条「…」（责任单位：…）：“…”, one block per measure (in English or Korean: the template's words).
+
+    ``department_first``: a line that answers who is responsible comes first (``lead_asked``: the question
+    asks for the 牵头单位, which that line then names on its own)."""
     if namer.lang != "zh":
         return _foreign_answer(evidence, namer, figure_lines, department_first)
     lines: list[str] = []
     if department_first:
-        names = list(dict.fromkeys(d for e in evidence for d in e.measure.departments))
-        refs = "、".join(namer.measure(e.document, e.measure) for e in evidence)
-        lines.append(f"责任单位：{'、'.join(names) or '未列明'}（见{refs}）。")
+        lines.append(departments_line(evidence, namer, lead_asked))
     if figure_lines:
         lines.append("相关目标：" + "；".join(figure_lines) + "。")
     if len(evidence) == 1:

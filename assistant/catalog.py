@@ -147,11 +147,16 @@ class Catalog:
         return out
 
     def without_departments(self, text: str, doc_ids=None) -> str:
-        """``text`` with every department name of the documents (any alias: 市工信局) blanked out."""
+        """``text`` with every department name of the documents (any alias: 市工信局) blanked out.
+
+        Matched on the text as given, so the longest name of any document wins: 国家发展改革委 goes
+        whole, even where another document writes only 发展改革委 (no stray 国家 left as a topic)."""
+        blank = [False] * len(text)
         for doc_id, matcher in self.department_matchers.items():
             if (doc_ids is None or doc_id in doc_ids) and matcher.pattern is not None:
-                text = matcher.pattern.sub(" ", text)
-        return text
+                for match in matcher.pattern.finditer(text):
+                    blank[match.start():match.end()] = [True] * (match.end() - match.start())
+        return "".join(" " if gone else c for c, gone in zip(text, blank))
 
     @cached_property
     def department_aliases(self) -> dict[str, dict[str, str]]:

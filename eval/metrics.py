@@ -76,11 +76,16 @@ def ndcg_at_k(ranking: Sequence[RankKey], gold: Iterable[RankKey], k: int) -> fl
 
 
 # -- departments, figures, refusals -----------------------------------------------------------------
+TITLE = re.compile(r"《[^《》]*》")
+
+
 def departments_named(text: str, known: Iterable[str]) -> list[str]:
     """The known department names that occur in ``text``, longest first, each counted once.
 
-    A name found inside a longer one already matched (市委 inside 市委组织部) does not count.
+    A name found inside a longer one already matched (市委 inside 市委组织部) does not count, nor one inside
+    a document's title in 《》 (《国务院办公厅关于…的通知》 names a document, not a responsible unit).
     """
+    text = TITLE.sub("《》", text)
     found = []
     for name in sorted(set(known), key=lambda n: (-len(n), n)):
         if name and name in text:
@@ -164,6 +169,7 @@ class Scores:
     department_questions: int
     department_precision: float | None
     department_recall: float | None
+    department_exact: float | None  # share of department questions whose answer names exactly the gold units
     expected_questions: int
     figure_exact_match: float | None
     refused: int
@@ -185,6 +191,7 @@ class Scores:
                     "department_questions": self.department_questions,
                     "department_precision": self.department_precision,
                     "department_recall": self.department_recall,
+                    "department_exact": self.department_exact,
                     "expected_questions": self.expected_questions, "figure_exact_match": self.figure_exact_match,
                     "refused": self.refused, "should_refuse": self.should_refuse,
                     "refusal_precision": self.refusal_precision, "refusal_recall": self.refusal_recall,
@@ -220,6 +227,8 @@ def summarize(outcomes: Sequence[Outcome], cutoffs: Sequence[int] = HIT_CUTOFFS,
         department_questions=len(with_departments),
         department_precision=precision,
         department_recall=recall,
+        department_exact=_mean([float(set(o.departments) == set(o.question.gold_departments))
+                                for o in with_departments]),
         expected_questions=len(with_expected),
         figure_exact_match=_mean([float(figure_exact_match(o.answer, o.question.expected)) for o in with_expected]),
         refused=sum(o.refused for o in outcomes),

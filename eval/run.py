@@ -216,6 +216,7 @@ def columns(k: int) -> list[tuple[str, Callable[[Scores], Any]]]:
     cols += [
         ("MRR", lambda s: s.mrr), (f"nDCG@{k}", lambda s: s.ndcg),
         ("deptP", lambda s: s.department_precision), ("deptR", lambda s: s.department_recall),
+        ("deptEx", lambda s: s.department_exact),
         ("figEM", lambda s: s.figure_exact_match),
         ("refuseP", lambda s: s.refusal_precision), ("refuseR", lambda s: s.refusal_recall),
         ("p50 ms", lambda s: s.latency_median_ms), ("p95 ms", lambda s: s.latency_p95_ms),

@@ -91,6 +91,9 @@ def test_departments_named_in_the_answer_text():
     # 市委 only occurs inside 市委组织部, which is matched first (longest first): not counted again
     assert sorted(metrics.departments_named(text, known)) == sorted(["市工业和信息化局", "人民银行威海市分行", "市委组织部"])
     assert metrics.departments_named("抱歉，没有找到。", known) == []
+    # a document's title names a document, not a responsible unit
+    titled = "《市委组织部关于人才工作的通知》第3条：责任单位：市财政局。"
+    assert metrics.departments_named(titled, known) == ["市财政局"]
 
 
 def test_micro_precision_recall():
@@ -191,6 +194,7 @@ def test_summarize_the_small_set(outcomes):
     assert s.department_questions == 1
     assert s.department_precision == 0.5
     assert s.department_recall == pytest.approx(1 / 3)
+    assert s.department_exact == 0.0  # the one department question does not name exactly its units
     # figure exact-match: q5 1, q6 0 → 1/2
     assert s.expected_questions == 2
     assert s.figure_exact_match == 0.5

@@ -9,6 +9,7 @@ from __future__ import annotations
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, department_sentence
+from assistant.intents import without_names
 from assistant.models import AskResponse
 from corpus.records import Measure
 from index.tokenization import normalize_text
@@ -40,16 +41,22 @@ def asks_beyond_the_measures(asked: Asked, context: Context) -> bool:
 
 
 def topic_words(asked: Asked, context: Context) -> list[str]:
-    """The words of a department question besides the department and the asking (船舶 in
-    市工信局负责哪些跟船舶有关的措施？), normalized."""
+    """The words of a department question besides the department, the asking and the naming of its
+    documents (船舶 in 市工信局负责哪些跟船舶有关的措施？; nothing in 泰安市财政局在OPC实施意见里负责什么？,
+    where OPC and 实施意见 name the document), normalized."""
     from assistant.intents import DEPARTMENT_LIST, LIST_WORDS_AROUND
 
     scope = asked.scope
     allowed = None if scope.everything else set(scope.doc_ids)
     rest = DEPARTMENT_LIST.sub(" ", context.catalog.without_departments(asked.text, allowed))
+    rest = without_names(rest, scope.names)
+    # a word of a scoped document's title names that document, not a topic within it
+    titles = "" if scope.everything else normalize_text("".join(
+        context.catalog.by_id[d].document.title + context.catalog.by_id[d].short_title for d in scope.doc_ids))
     # the words that name the records asked for (条目, 条款, 举措) are asking, not a topic
-    return [normalize_text(w) for w in context.content_words(rest, scope)
-            if w not in LIST_WORDS_AROUND and not context.catalog.departments_in(w, allowed)]
+    words = [normalize_text(w) for w in context.content_words(rest, scope)
+             if w not in LIST_WORDS_AROUND and not context.catalog.departments_in(w, allowed)]
+    return [w for w in words if w not in titles]
 
 
 def answer_department(asked: Asked, context: Context) -> AskResponse:
@@ -57,7 +64,9 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
     allowed = None if scope.everything else set(scope.doc_ids)
     if asks_beyond_the_measures(asked, context):
         return context.refusal(scope)
-    per_document = catalog.departments_in(asked.text, allowed)
+    # a unit inside the naming of a document (国务院办公厅…通知里财政部负责什么) is not the one asked about
+    per_document = (catalog.departments_in(without_names(asked.text, scope.names), allowed)
+                    or catalog.departments_in(asked.text, allowed))
     if not per_document and asked.intent.departments:
         per_document = {d.doc_id: [n for n in asked.intent.departments if n in {x for m in d.measures
                                                                                  for x in m.departments}]

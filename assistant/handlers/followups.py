@@ -45,9 +45,9 @@ def answer_followup(asked: Asked, context: Context) -> AskResponse:
         return AskResponse(answer=CLARIFY, found=False, intent="followup", citations=[])
     intent, namer = asked.intent, context.namer
     if intent.asks_department:
-        names = list(dict.fromkeys(n for _, m in pairs for n in m.departments))
-        refs = "、".join(namer.measure(d, m) for d, m in pairs)
-        answer = f"{refs}的责任单位：{'、'.join(names) or '未列明'}。"
+        # each measure with its own units and roles: two measures' units are never merged into one list
+        lead_asked = "牵头" in asked.text
+        answer = "；".join(f"{namer.measure(d, m)}的{answers.responsibility(m, lead_asked)}" for d, m in pairs) + "。"
         citations = []
         for document, measure in pairs:
             sentence = department_sentence(measure)

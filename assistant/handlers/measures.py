@@ -40,7 +40,8 @@ def answer_measure(asked: Asked, context: Context) -> AskResponse:
     if len(documents) > 1 and scope.everything:
         return AskResponse(answer=_per_document(evidence, namer, intent.numbers), found=True, intent="measure",
                            citations=citations)
-    answer = answers.retrieval_answer(evidence, namer, department_first=intent.asks_department)
+    answer = answers.retrieval_answer(evidence, namer, department_first=intent.asks_department,
+                                      lead_asked=intent.asks_department and "牵头" in asked.text)
     return AskResponse(answer=answer, found=True, intent="measure", citations=citations)
 
 

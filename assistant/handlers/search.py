@@ -77,7 +77,7 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     answer = answers.retrieval_answer(
         evidence, context.namer_for(asked),
         figure_lines=figure_lines(evidence, searcher, question) if intent.asks_figure else None,
-        department_first=intent.asks_department)
+        department_first=intent.asks_department, lead_asked=intent.asks_department and "牵头" in asked.text)
     return AskResponse(answer=answer, found=True, intent="search", citations=[context.cite(e) for e in evidence])
 
 

@@ -1,0 +1,109 @@
+"""Which unit a department question asks about, when the words that name the document stand beside it.
+
+- A document's title may itself hold a unit's name: 《国务院办公厅关于对…真抓实干成效明显地方进一步加大激励支持力度的
+  通知》 (国办发〔2018〕117号) names 国务院办公厅. …通知里财政部负责什么？ asks about 财政部, not the issuer.
+- Naming words left in a question (OPC, 实施意见) are not a topic that narrows the unit's list, nor one no
+  measure speaks of (which used to refuse the question).
+- Units are blanked longest first across documents: 国家发展改革委 (117号) is not read as 发展改革委 (the
+  bonded-zone opinions, 国发〔2019〕3号) plus a topic 国家.
+
+How the answer to 由谁负责 reads:
+
+- asked for the 牵头单位, the first line names the lead on its own (牵头单位：财政部；其他责任单位：…);
+- where each clause of a measure has its own 责任单位 (武汉), the units of the clause asked about;
+- 由哪些单位负责 asks for units as 由哪些部门负责 does;
+- units of two cited measures are never merged into one list.
+
+Every expected key below was read off the documents' text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.corpus_client import ask, client_over, corpus_of
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "corpus" / "samples"
+SUPERVISION = "national_2018_supervision-incentive-measures"
+BONDED = "national_2019_bonded-zone-opinions"
+TAIAN = "taian_2026_ai-opc-opinions"
+WUHAN = "wuhan_2026_ai-opc-measures"
+EMPLOY = "national_2018_employment-opinions"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, policyqa_home):
+    files = [SAMPLES / f"{doc}.txt" for doc in (SUPERVISION, BONDED, TAIAN, WUHAN, EMPLOY)]
+    with client_over(corpus_of(tmp_path_factory.mktemp("department-naming"), files), policyqa_home) as test_client:
+        yield test_client
+
+
+def keys_of(body: dict, doc_id: str) -> set[str]:
+    return {c["measure_key"] for c in body["citations"] if c["doc_id"] == doc_id}
+
+
+def test_a_unit_in_the_documents_title_is_not_the_unit_asked_about(client):
+    # 财政部 in 五、六、十三、十八、二十一、二十二、二十四 … 二十九 of 117号; 国务院办公厅 only in its closing item
+    body = ask(client, "国务院办公厅对真抓实干成效明显地方通知里财政部负责什么？")
+    assert body["intent"] == "department"
+    assert {c["doc_id"] for c in body["citations"]} == {SUPERVISION}
+    assert keys_of(body, SUPERVISION) == {"5", "6", "13", "18", "21", "22", "24", "25", "26", "27", "28", "29"}
+    assert "财政部负责或参与的措施共12项" in body["answer"]
+
+
+@pytest.mark.parametrize("question,keys", [
+    # 泰安: 市财政局 in the 责任单位 of 1. 3. 11. 13.
+    ("泰安市财政局在OPC实施意见里负责什么？", {"1", "3", "11", "13"}),
+    # 泰安: 市科技局 in 1. 2. 5. 7. 8. 9. 10. 13.
+    ("泰安的OPC文件中市科技局管哪些事？", {"1", "2", "5", "7", "8", "9", "10", "13"}),
+])
+def test_naming_words_left_in_the_question_do_not_narrow_or_refuse(client, question, keys):
+    body = ask(client, question)
+    assert body["found"] is True, body["answer"]
+    assert body["intent"] == "department"
+    assert keys_of(body, TAIAN) == keys
+    assert "涉及“" not in body["answer"]
+
+
+def test_a_longer_unit_name_is_not_split_into_a_shorter_one_and_a_topic(client):
+    body = ask(client, "国家发展改革委负责哪些任务？")
+    assert body["intent"] == "department"
+    assert "涉及“" not in body["answer"]  # no stray 国家 narrowing the bonded-zone document's list
+    # 国家发展改革委 in 三、四、七、十四、十六、十七、十八、二十三、二十四、二十六 of 117号
+    assert keys_of(body, SUPERVISION) == {"3", "4", "7", "14", "16", "17", "18", "23", "24", "26"}
+
+
+def first_line(body: dict) -> str:
+    return body["answer"].splitlines()[0]
+
+
+def test_asked_for_the_lead_the_first_line_names_the_lead(client):
+    # 国发〔2018〕39号 （三）…（财政部、人力资源社会保障部、人民银行、银保监会负责）, and （一） says
+    # 列第一位者为牵头单位，下同
+    body = ask(client, "国务院就业意见第3条的牵头单位是谁？")
+    assert first_line(body).startswith("牵头单位：财政部；"), body["answer"][:200]
+    # 泰安's 责任单位 name no lead: the line says so and gives the units
+    body = ask(client, "泰安OPC实施意见第3条的牵头单位是谁？")
+    assert first_line(body).startswith("未列明牵头单位，责任单位：市大数据局、市工业和信息化局、市财政局"), body["answer"][:200]
+
+
+def test_the_units_of_the_clause_asked_about(client):
+    # 武汉 一、: 设立算力服务券…（责任单位：市数据局、市经信局） then 各区…（责任单位：各区人民政府…）
+    body = ask(client, "武汉的算力服务券由哪个部门负责？")
+    assert [c["measure_key"] for c in body["citations"]][:1] == ["1"]
+    line = first_line(body)
+    assert line.startswith("责任单位：市数据局、市经信局（"), line
+    assert "各区人民政府" in line.split("整体")[1]  # the whole measure's units are given, and said to be such
+
+
+@pytest.mark.parametrize("question", ["泰安OPC创业担保贷款贴息的事由哪些单位负责？", "泰安OPC创业担保贷款贴息归哪个机构管？"])
+def test_which_units_asks_for_departments_and_keeps_each_measures_own(client, question):
+    body = ask(client, question)
+    assert body["citations"][0]["doc_id"] == TAIAN and body["citations"][0]["measure_key"] == "11"
+    line = first_line(body)
+    assert "市人力资源社会保障局、市财政局、中国人民银行泰安市分行" in line, line
+    if len(body["citations"]) > 1:  # each measure's units after its own name, none lent to another
+        assert "第11条「优化创业担保贷款服务」：责任单位：市人力资源社会保障局" in line, line
