@@ -100,3 +100,12 @@ def test_a_figure_qualified_as_asked_is_preferred():
                   start=0, end=5)
     assert asked_as(cap, "武汉算力服务券最高补助多少？") and not asked_as(term, "武汉算力服务券最高补助多少？")
     assert asked_as(term, "补助期限不超过几年？")
+
+
+@pytest.mark.parametrize("question", ["住房租金专项附加扣除的扣除标准是多少？", "住房租金专项附加扣除每月定额多少？"])
+def test_a_figure_question_prefers_the_close_measure_that_states_the_figures(client, question):
+    # 第二十条 (not both 住房贷款利息 and 住房租金) names the topic as often as 第十七条, which states
+    # 每月1500元 / 1100元 / 800元; a question asking for an amount gets 第十七条 first
+    body = ask(client, question)
+    assert body["citations"][0]["measure_key"] == "17", [c["measure_key"] for c in body["citations"]]
+    assert "每月1500元" in body["answer"]

@@ -56,6 +56,25 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
     return None
 
 
+def figures_first(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
+    """For a question that asks for a figure (多少, 几档, 标准): when the best measure states no figure and one
+    that scores nearly as well (within the relevance band that keeps a second citation) does, that one
+    first. 住房租金扣除的标准分几档？: 第二十条 (not both 住房贷款利息 and 住房租金) names the topic as often as
+    第十七条, which gives the three amounts."""
+    def states_figures(hit: MeasureHit) -> bool:
+        measure = context.catalog.measure(hit.doc_id, hit.measure_key)
+        return measure is not None and bool(measure.targets)
+
+    if not hits or states_figures(hits[0]):
+        return hits
+    for i, hit in enumerate(hits[1:], start=1):
+        if not context.relevance.keep_with(hit, hits[0]):
+            break
+        if states_figures(hit):
+            return [hit] + hits[:i] + hits[i + 1:]
+    return hits
+
+
 def answer_search(asked: Asked, context: Context) -> AskResponse:
     if asked.scope.uncovered:
         return context.refusal(asked.scope, text=asked.scope.uncovered)
@@ -70,6 +89,8 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     if hits is None:
         return context.refusal(asked.scope, lang=lang)
     hits = newest_versions(hits, context)
+    if intent.asks_figure:
+        hits = figures_first(hits, context)
     kept = [hits[0]] + [h for h in hits[1:] if context.relevance.keep_with(h, hits[0])]
     evidence = [context.evidence(h) for h in kept]
     if intent.asks_figure:
