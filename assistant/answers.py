@@ -18,7 +18,7 @@ from corpus.records import Document, Measure, Sentence
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MEASURE_MENTION = re.compile(r"第\s*(\d+)\s*条|Measure\s+(\d+)|제\s*(\d+)\s*조")
 # Counts the answering makes itself (共3项, 合计21条编号措施, 2份文件): not figures of any policy.
-COUNT_MENTION = re.compile(r"(?:共有?|以下|合计|分属)\s*(\d+)\s*(?:项|条|个|份|件|部分)|(\d+)份文件|[（(](\d+)项[）)]"
+COUNT_MENTION = re.compile(r"(?:共有?|以下|合计|分属|另有)\s*(\d+)\s*(?:项|条|个|份|件|部分)|(\d+)份文件|[（(](\d+)项[）)]"
                            r"|(\d+) measures|조치 (\d+)개")
 LIST_MARKER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 
@@ -159,11 +159,12 @@ def quoted(sentences: list[Sentence]) -> str:
 
 def responsibility(measure: Measure, lead_asked: bool = False) -> str:
     """Who answers for ``measure``, with the roles as the document gives them: 责任单位：市发改委牵头，
-    市港口委、…配合. ``lead_asked`` (the question asks for the 牵头单位): 牵头单位：市发改委；配合单位：…, or,
-    where the document names no lead, 未列明牵头单位，责任单位：…."""
+    市港口委、…配合. ``lead_asked`` (the question asks for the 牵头单位): the lead alone, and how many
+    others take part (牵头单位：市发改委，另有21个单位参与; the citation's ``departments`` and ``roles``
+    list them all), or, where the document names no lead, 未列明牵头单位，责任单位：…."""
     lead, others, cooperate = lead_and_others(measure.roles)
     if lead_asked and lead:
-        rest = f"；{'配合' if cooperate else '其他责任'}单位：{'、'.join(others)}" if others else ""
+        rest = f"，另有{len(others)}个{'配合单位' if cooperate else '单位参与'}" if others else ""
         return f"牵头单位：{'、'.join(lead)}{rest}"
     if lead_asked and measure.departments:
         return f"未列明牵头单位，责任单位：{departments_text(measure)}"
@@ -198,9 +199,12 @@ def departments_line(evidence: list[Evidence], namer: Namer, lead_asked: bool = 
                     for e in evidence) + "。"
 
 
-def measure_block(evidence: Evidence, namer: Namer, prefix: str = "") -> str:
+def measure_block(evidence: Evidence, namer: Namer, prefix: str = "", with_departments: bool = True) -> str:
+    """第9条「…」（责任单位：…）： and the quoted sentences; ``with_departments`` False when a line before it
+    already said who answers for each measure."""
     name = namer.measure(evidence.document, evidence.measure)
-    head = f"{prefix}{name}（责任单位：{departments_text(evidence.measure)}）："
+    units = f"（责任单位：{departments_text(evidence.measure)}）" if with_departments else ""
+    head = f"{prefix}{name}{units}："
     return head + "\n" + quoted(evidence.sentences) if evidence.sentences else head
 
 
@@ -245,11 +249,11 @@ def retrieval_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[
     if figure_lines:
         lines.append("相关目标：" + "；".join(figure_lines) + "。")
     if len(evidence) == 1:
-        lines.append("根据" + measure_block(evidence[0], namer))
+        lines.append("根据" + measure_block(evidence[0], namer, with_departments=not department_first))
     else:
         lines.append(f"以下{len(evidence)}条措施与此相关：")
         for i, e in enumerate(evidence, start=1):
-            lines.append(measure_block(e, namer, prefix=f"{i}. "))
+            lines.append(measure_block(e, namer, prefix=f"{i}. ", with_departments=not department_first))
     note = namer.versions_note([e.document for e in evidence])
     if note:
         lines.append(note)
@@ -273,7 +277,7 @@ def unsupported_figures(answer: str, citations: list[Citation]) -> list[str]:
 
     A figure is supported when it appears in a quote, a cited document's title, 文号, short
     title, issue or expiry date, or when it is a cited measure's number written as 第N条, a
-    count the answering made (共N项, 合计N条, N份文件), or the ordinal of a list line ("1. ").
+    count the answering made (共N项, 合计N条, 另有N个, N份文件), or the ordinal of a list line ("1. ").
     """
     supported = set()
     for c in citations:

@@ -9,7 +9,8 @@
 
 How the answer to 由谁负责 reads:
 
-- asked for the 牵头单位, the first line names the lead on its own (牵头单位：财政部；其他责任单位：…);
+- asked for the 牵头单位, the answer names the lead and counts the others (牵头单位：财政部，另有3个单位参与),
+  which the citation lists;
 - where each clause of a measure has its own 责任单位 (武汉), the units of the clause asked about;
 - 由哪些单位负责 asks for units as 由哪些部门负责 does;
 - units of two cited measures are never merged into one list.
@@ -84,7 +85,14 @@ def test_asked_for_the_lead_the_first_line_names_the_lead(client):
     # 国发〔2018〕39号 （三）…（财政部、人力资源社会保障部、人民银行、银保监会负责）, and （一） says
     # 列第一位者为牵头单位，下同
     body = ask(client, "国务院就业意见第3条的牵头单位是谁？")
-    assert first_line(body).startswith("牵头单位：财政部；"), body["answer"][:200]
+    assert first_line(body).startswith("牵头单位：财政部，另有3个单位参与（见"), body["answer"][:200]
+    assert "人民银行" not in body["answer"]  # asked for the lead: the others are counted, listed in the citation
+    assert set(body["citations"][0]["departments"]) == {"财政部", "人力资源社会保障部", "人民银行", "银保监会"}
+    from assistant.answers import unsupported_figures
+    from assistant.models import Citation
+
+    citations = [Citation(**c) for c in body["citations"]]
+    assert unsupported_figures(body["answer"], citations) == []  # 另有3个 is a count the answer made
     # 泰安's 责任单位 name no lead: the line says so and gives the units
     body = ask(client, "泰安OPC实施意见第3条的牵头单位是谁？")
     assert first_line(body).startswith("未列明牵头单位，责任单位：市大数据局、市工业和信息化局、市财政局"), body["answer"][:200]

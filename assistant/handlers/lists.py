@@ -101,6 +101,16 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
     return AskResponse(answer="\n".join(lines), found=True, intent="list", citations=citations)
 
 
+def _by_fit(topic: str, matches: list[tuple[Document, Measure]], asked: Asked,
+            context: Context) -> list[tuple[Document, Measure]]:
+    """The measures that name ``topic``, best fit first (the search, restricted to them), not in the
+    documents' order: of two questions joined by 、 the first citation is the best measure of the first."""
+    allowed = frozenset((d.doc_id, m.key) for d, m in matches)
+    hits = context.search(topic, k=len(allowed), scope=asked.scope, measures=allowed)
+    rank = {(h.doc_id, h.measure_key): i for i, h in enumerate(hits)}
+    return sorted(matches, key=lambda dm: rank.get((dm[0].doc_id, dm[1].key), len(rank)))
+
+
 def answer_topics(asked: Asked, context: Context) -> AskResponse:
     """低空经济和跨境电商分别由哪些部门负责？ → each subject with its own measures (and departments).
 
@@ -111,6 +121,8 @@ def answer_topics(asked: Asked, context: Context) -> AskResponse:
     found_per_topic = []
     for topic in topics:
         matches, literal = _matching(topic, asked.scope, context)
+        if literal and len(matches) > 1:
+            matches = _by_fit(topic, matches, asked, context)
         if not literal:
             vector = context.searcher.encode(topic)
             hits = context.search(topic, k=1, scope=asked.scope, vector=vector)
