@@ -176,7 +176,25 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
         return set(), False, []
     best = max(scores.values())
     chosen = {doc_id for doc_id, score in scores.items() if score >= 0.8 * best}
-    return chosen, False, [w for d in chosen for w in hits_of[d]]
+    return chosen, False, [span for d in chosen for w in hits_of[d]
+                           for span in _title_spans(q, w, _squeeze(catalog.info(d).document.title))]
+
+
+def _title_spans(q: str, word: str, title: str) -> list[str]:
+    """``word`` and, around each place ``q`` holds it, the longest stretch of ``q`` that the title holds too:
+    促进就业的意见 names 《…促进就业工作的若干意见》 by 就业, and 促进就业 is naming, not a topic."""
+    spans = [word]
+    start = q.find(word)
+    while start >= 0:
+        left, right = start, start + len(word)
+        while left > 0 and q[left - 1:right] in title:
+            left -= 1
+        while right < len(q) and q[left:right + 1] in title:
+            right += 1
+        if right - left > len(word):
+            spans.append(q[left:right])
+        start = q.find(word, start + 1)
+    return spans
 
 
 def _mentioned(place: Place, catalog: Catalog, question: str) -> bool:

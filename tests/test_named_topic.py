@@ -109,3 +109,17 @@ def test_a_figure_question_prefers_the_close_measure_that_states_the_figures(cli
     body = ask(client, question)
     assert body["citations"][0]["measure_key"] == "17", [c["measure_key"] for c in body["citations"]]
     assert "每月1500元" in body["answer"]
+
+
+@pytest.mark.parametrize("question,keys", [
+    # 国发〔2018〕39号 《…做好当前和今后一个时期促进就业工作的若干意见》: 失业保险 in （一）（七）（八）（十）
+    ("做好促进就业工作的若干意见中，哪些措施提到失业保险？", {"1", "7", "8", "10"}),
+    # 创业担保贷款 only in （三）
+    ("促进就业的意见里有哪些措施涉及创业担保贷款？", {"3"}),
+])
+def test_words_of_the_named_title_are_not_the_topic_of_a_list(client, question, keys):
+    # 促进, 做好 stand beside the word that named the document (就业) and are in its title: naming, not topic
+    body = ask(client, question)
+    assert body["intent"] == "list"
+    assert {c["measure_key"] for c in body["citations"] if c["doc_id"] == EMPLOY} == keys
+    assert "促进" not in body["answer"].splitlines()[0] and "做好" not in body["answer"].splitlines()[0]

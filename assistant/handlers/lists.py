@@ -69,8 +69,19 @@ def _squeezed_texts(catalog) -> dict[tuple[str, str], str]:
     return cache
 
 
+def without_title_words(topic: str, scope: Scope, context: Context) -> str:
+    """``topic`` (、-separated alternatives) without those inside the title of a document the question named:
+    促进就业的若干意见里哪些措施… names 《…促进就业工作的若干意见》; 促进 is left of the naming, not a topic."""
+    if scope.everything:
+        return topic
+    titles = "".join(_squeeze(context.catalog.by_id[d].document.title) for d in scope.doc_ids
+                     if d in context.catalog.by_id)
+    kept = [a for a in topic.split("、") if a and _squeeze(a) not in titles]
+    return "、".join(kept) if kept else topic
+
+
 def answer_list(asked: Asked, context: Context) -> AskResponse:
-    topic = asked.intent.topic
+    topic = without_title_words(asked.intent.topic, asked.scope, context)
     matches, literal = _matching(topic, asked.scope, context)
     if not matches:
         return context.refusal(asked.scope)
