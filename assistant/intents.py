@@ -69,6 +69,15 @@ LIST_WORDS_AROUND = _words("list_around.txt")
 LIST_SEPARATORS = frozenset("、 / 和 与 及 以及 或 或者 ， ,".split())
 FOLLOWUP = re.compile(r"^(?:那|那么|还有|另外|再|其他|其它|别的|具体|这|该|它|上述|刚才|上面|前面)|这条|该条|这项|这个|这些|上述|刚才|它的|还有")
 ASK_DEPARTMENT = re.compile(r"(?:哪个|哪些|哪几个|什么|哪家)(?:部门|单位|机构|机关)|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|主管部门|归谁|归哪|由谁")
+# 牵头单位是谁？ asks for the lead alone; 由谁牵头，哪些单位负责？ asks for the others too
+ASK_OTHERS = re.compile(r"配合|参与|协同|责任单位|哪些单位负责|其他|其余|还有")
+
+
+def asks_lead_only(question: str) -> bool:
+    """Whether ``question`` asks who leads (牵头) and not also who else takes part."""
+    return "牵头" in question and not ASK_OTHERS.search(question)
+
+
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
 FIGURE_ASKED = re.compile(r"(?P<figure>\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
                           r"|万千瓦|千瓦|万吨|吨|万平方米|平方米|亩|所|座|处|批))\s*(?:这个数字?|这一数字|这个数据)?"

@@ -77,12 +77,17 @@ class Gazetteer:
     def find(self, text: str, known: list[Place] = ()) -> list[Place]:
         """The places ``text`` names, one per mention, each narrowed by the others.
 
-        深圳南山区 → [深圳市, 南山区 (of 深圳)]. A county's short name without 区/县 (罗湖, 合作,
-        会同 — many are ordinary words) counts only for a ``known`` place (the documents')
-        or right after its city (深圳南山). A name shared by several places keeps the one
-        inside another mentioned place, else one of the ``known`` places, else all of them.
+        深圳南山区 → [深圳市, 南山区 (of 深圳)]. A county's short name without 区/县/市 (罗湖, 合作,
+        会同 — many are ordinary words) counts only for a ``known`` place (the documents'), right
+        after its city (深圳南山), or inside a known place when it is rarely an ordinary word (昆山,
+        常熟 with a 苏州 or 江苏 document loaded; not 光明, 朝阳: ``ordinary_word``). A name shared by
+        several places keeps the one inside another mentioned place, else one of the ``known``
+        places, else all of them.
         """
-        mentions = self.mentions(text)
+        boundaries = word_boundaries(text)
+        # a name inside a longer word is not a place: 朝阳产业, 中山大学, 长安汽车 (jieba's words)
+        mentions = [(m.group(0), list(self.by_name[m.group(0)])) for m in self._pattern.finditer(text)
+                    if m.start() in boundaries and m.end() in boundaries]
         known_codes = {p.code for p in known}
         chosen: list[Place] = []
         for i, (written, candidates) in enumerate(mentions):
@@ -91,7 +96,8 @@ class Gazetteer:
             for place in candidates:
                 if place.level == "county" and written != place.name:
                     right_after_parent = any(p.code == place.parent for p in previous)
-                    if place.code not in known_codes and not right_after_parent:
+                    inside_known = any(self.is_within(place, k) for k in known) and not ordinary_word(written)
+                    if place.code not in known_codes and not right_after_parent and not inside_known:
                         continue
                 kept.append(place)
             if len(kept) > 1:
@@ -114,6 +120,32 @@ class Gazetteer:
 
 _LOCK = threading.Lock()
 _GAZETTEER: Gazetteer | None = None
+
+
+# A county's short name that jieba's dictionary counts this often or more is read as an ordinary word
+# (光明 1219, 朝阳 767, 天河 655, 白云 389, 南山 310) unless written in full; 昆山 148, 常熟 146, 江阴 210,
+# 黄岛 135, 荣成 26 are place names. Frequencies of jieba's bundled dict.txt.
+ORDINARY_WORD_FREQ = 300
+
+
+def word_boundaries(text: str) -> set[int]:
+    """The offsets in ``text`` where one of jieba's words starts or ends (0 and len(text) included)."""
+    from corpus.jieba_words import default_jieba
+
+    offsets, at = {0}, 0
+    for word in default_jieba().cut(text):
+        at += len(word)
+        offsets.add(at)
+    return offsets
+
+
+def ordinary_word(name: str) -> bool:
+    """Whether ``name`` is, in jieba's dictionary, at least ``ORDINARY_WORD_FREQ`` times a word."""
+    from corpus.jieba_words import default_jieba
+
+    tokenizer = default_jieba()
+    tokenizer.check_initialized()
+    return (tokenizer.FREQ.get(name) or 0) >= ORDINARY_WORD_FREQ
 
 
 def gazetteer(cache_dir: Path | None = None) -> Gazetteer:
@@ -183,27 +215,47 @@ def _from_jionlp() -> list[Place]:
     return places
 
 
+class LatinPlaces:
+    """The places of ``places`` by their pinyin, for English questions: built once (per corpus), then
+    ``find`` costs a few dictionary look-ups per question (consecutive words joined: Tai an, Taian, Tai'an)."""
+
+    MAX_WORDS = 4  # syllables a place's short name spans, written apart (Zhang jia gang)
+
+    def __init__(self, places, preferred: frozenset[str] = frozenset()):
+        """``preferred``: codes of places that win over others written the same in pinyin (Suzhou is 苏州
+        rather than 宿州 when a 苏州 or 江苏 document is loaded)."""
+        self.preferred = preferred
+        self.codes: list[str] = [p.code for p in places]
+        self.by_latin: dict[str, list[tuple[int, str]]] = {}
+        for order, place in enumerate(places):
+            for name in sorted({place.name, *place.aliases}, key=len):
+                if len(name) < 2 or not re.fullmatch(r"[\u4e00-\u9fff]+", name):
+                    continue
+                latin = "".join(_pinyin(name))
+                self.by_latin.setdefault(latin, []).append((order, name))
+
+    def find(self, question: str) -> list[str]:
+        words = re.findall(r"[a-z]+", re.sub(r"['’\-]", "", question.lower()))
+        found: dict[int, str] = {}
+        for i in range(len(words)):
+            for j in range(i + 1, min(i + self.MAX_WORDS, len(words)) + 1):
+                same = self.by_latin.get("".join(words[i:j]), ())
+                if any(self.codes[order] in self.preferred for order, _ in same):
+                    same = [(order, name) for order, name in same if self.codes[order] in self.preferred]
+                for order, name in same:
+                    if order not in found or len(name) < len(found[order]):
+                        found[order] = name
+        return [found[order] for order in sorted(found)]
+
+
 def latin_place_names(question: str, places) -> list[str]:
     """The places of ``places`` that an English question names in pinyin: Qingdao, Tai'an, Haizhu District
     → 青岛, 泰安, 海珠. Matched as whole words on the short names (pinyin without tones, syllables joined;
     apostrophes, hyphens and spaces between syllables ignored). Returns their Chinese short names, the
-    ones ``assistant.scope.resolve`` reads. Korean names (칭다오) are not read.
+    ones ``assistant.scope.resolve`` reads. Korean names (칭다오) are not read. For many questions over
+    one set of places, build a ``LatinPlaces`` once.
     """
-    text = re.sub(r"['’\-]", "", question.lower())
-    squeezed = re.sub(r"\s+", "", text)
-    found: list[str] = []
-    for place in places:
-        for name in sorted({place.name, *place.aliases}, key=len):
-            if len(name) < 2 or not re.fullmatch(r"[\u4e00-\u9fff]+", name):
-                continue
-            syllables = _pinyin(name)
-            latin = "".join(syllables)
-            spaced = r"\s*".join(map(re.escape, syllables))
-            if re.search(rf"(?<![a-z]){spaced}(?![a-z])", text) or \
-                    (len(latin) >= 6 and re.search(rf"(?<![a-z]){re.escape(latin)}(?![a-z])", squeezed)):
-                found.append(name)
-                break
-    return found
+    return LatinPlaces(places).find(question)
 
 
 @lru_cache(maxsize=4096)

@@ -7,7 +7,8 @@ Markers come in every form real documents use:
   （国家发展改革委会同有关部门负责）;
 - an inline labelled parenthesis, possibly several in one measure: （责任单位：市科技局、市财政局）,
   （牵头单位：市政府办（金融），责任单位：市委组织部（人才办）、…）;
-- a line of its own: 责任单位：…, 牵头单位：…；配合单位：….
+- a line of its own: 责任单位：…, 牵头单位：…；配合单位：…;
+- the same label after the last sentence of the measure's line: …最高50万元。牵头单位：区科技局；配合单位：….
 
 Roles: 牵头 → lead, 配合/协助 → cooperate, X会同Y → X lead and Y cooperate, everything
 else → responsible. A note 列第一位者为牵头单位 / 排在第一位的部门为牵头部门 makes the first
@@ -41,6 +42,8 @@ _ROLE_LABEL = re.compile(
     r"(?P<label>(?:牵头|责任|配合|协办|协助|参与|主办|承办|实施|主责)(?:单位|部门|主体))\s*[：:]\s*")
 _LINE_MARKER = re.compile(
     r"^[\s\u3000\u00a0]*(?:牵头|责任|配合|协办|参与|主责)(?:单位|部门)\s*[：:]")
+# a label after a sentence's end on the measure's own line: …每年最高50万元。牵头单位：区科技局；配合单位：…
+_INLINE_LABEL = re.compile(r"(?<=[。；;！!])[\s\u3000]*(?=(?:牵头|责任|配合|协办|参与|主责)(?:单位|部门)\s*[：:])")
 _LEAD_NOTE = re.compile(r"(?:列|排)(?:在)?第一(?:位|个)的?(?:者|单位|部门)?.{0,3}?为?牵头")
 _WORDING = re.compile(r"(?P<wording>按职责分工负责|按职责分工|分工负责|牵头负责|共同负责|负责|牵头|配合|协助|参与)$")
 _ANGLE_NOTE = re.compile(r"〈[^〈〉]*〉|<[^<>]*>")
@@ -230,6 +233,11 @@ def parse_marker_text(inner: str, namer: Namer) -> tuple[list[Department], str |
     # after the first full stop come notes (列第一位者为牵头单位，下同 / 以下各项任务…不再列出), not names
     notes = "。".join(sentences[1:])
     flat = sentences[0] if sentences else ""
+    # a note in brackets after the names: 责任单位：省工业和信息化厅、省通信管理局（列第一位的为牵头单位，下同）
+    for bracketed in re.findall(r"[（(][^（）()]*[）)]", flat):
+        if _LEAD_NOTE.search(bracketed):
+            notes += "。" + bracketed[1:-1]
+            flat = flat.replace(bracketed, "")
     clauses = _split_top(flat, "，,；;")
     lead_note = any(_LEAD_NOTE.search(c) for c in clauses) or bool(_LEAD_NOTE.search(notes))
     sticky = lead_note and "下同" in flat + notes
@@ -317,6 +325,18 @@ def find_markers(text: str, start: int, end: int, namer: Namer, problems: list[s
         markers.append(Marker(p_start, p_end, tuple(units), wording, repair(inner), note, sticky,
                               None if closed else "unclosed"))
     for line in re.finditer(r"[^\n]+", text[start:end]):
+        tail = None if _LINE_MARKER.match(line.group()) else _INLINE_LABEL.search(line.group())
+        if tail is not None:  # …最高50万元。牵头单位：区科技局；配合单位：区财政局 — to the line's end
+            t_start, t_end = _trim(text, start + line.start() + tail.start(), start + line.end())
+            if not any(m.start <= t_start < m.end for m in markers):
+                parsed = parse_marker_text(text[t_start:t_end], namer)
+                if parsed is not None:
+                    units, wording, note, sticky = parsed
+                    # a note in brackets inside it (（列第一位的为牵头单位，下同）) is part of this marker
+                    markers = [m for m in markers if not (t_start <= m.start and m.end <= t_end)]
+                    markers.append(Marker(t_start, t_end, tuple(units), wording, repair(text[t_start:t_end]),
+                                          note, sticky))
+            continue
         if _LINE_MARKER.match(line.group()):
             l_start, l_end = start + line.start(), start + line.end()
             if any(m.start <= l_start < m.end for m in markers):

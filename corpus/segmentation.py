@@ -117,13 +117,13 @@ def _hard_breaks(text: str, start: int, end: int) -> list[int]:
 def line_ends_paragraph(line: str) -> bool:
     """Whether a line's end is a real paragraph end, not a page break inside a sentence.
 
-    True after a terminator (。；！？), a colon that opens a list, or a line that is one
-    parenthesis (（此件公开发布）); False after a comma, 、 or an open parenthesis.
+    True after a terminator (。；！？), a colon that opens a list, a closing 责任单位：… label, or a line
+    that is one parenthesis (（此件公开发布）); False after a comma, 、 or an open parenthesis.
     """
     stripped = line.rstrip(" \t\u3000\u00a0\r")
     if not stripped:
         return False
-    if ends_sentence(stripped) or stripped.endswith(("：", ":")):
+    if ends_sentence(stripped) or stripped.endswith(("：", ":")) or _TRAILING_LABEL.search(stripped):
         return True
     if stripped[-1] not in "）)〕":
         return False
@@ -135,6 +135,8 @@ def line_ends_paragraph(line: str) -> bool:
     return not before or before[-1] in TERMINATORS or bool(_MARKER_WORDS.search(group))
 
 
+# a line that ends with its measure's 责任单位 label and names: …优质服务商200家。责任单位：省工业和信息化厅、省大数据局
+_TRAILING_LABEL = re.compile(r"(?:^|[。；;！!])\s*(?:牵头|责任|配合|协办|参与|主责)(?:单位|部门)\s*[：:][^。；;！!？?]*$")
 _MARKER_WORDS = re.compile(r"(?:负责|負責|牵头|牽頭|配合)[^（）()]{0,30}[）)〕]$|(?:单位|部门|單位|部門)\s*[：:]")
 
 
@@ -152,12 +154,16 @@ def _matching_open(text: str) -> int | None:
 
 
 def paragraphs(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
-    """Paragraph spans: blank lines after a sentence end separate them; other blank lines are page breaks."""
+    """Paragraph spans: blank lines after a sentence end separate them, and so do blank lines after a line
+    that ends a paragraph otherwise (…责任单位：省工业和信息化厅、省大数据局) or before a list label (（三）,
+    二、, 3.); other blank lines are page breaks."""
     end = len(text) if end is None else end
     cursor = start
     for match in re.finditer(r"\n[ \t\u3000\r]*\n\s*", text[start:end]):
         split_at = start + match.start()
-        if ends_sentence(text[cursor:split_at]):
+        last_line = text[text.rfind("\n", cursor, split_at) + 1:split_at]
+        if ends_sentence(text[cursor:split_at]) or line_ends_paragraph(last_line) \
+                or _LIST_START.match(text, start + match.end()):
             s, e = _trimmed(text, cursor, split_at)
             if s < e:
                 yield s, e

@@ -57,6 +57,39 @@ def test_parenthesised_numbering_with_sub_points():
     assert_nothing_lost(document)
 
 
+TRAILING_LABELS = """山东省中小企业数字化推进措施
+
+一、夯实基础
+
+（一）开展免费诊断。每年完成诊断企业5000家以上。责任单位：省工业和信息化厅、省通信管理局（列第一位的为牵头单位，下同）
+
+（二）培育服务商。到2027年培育服务商200家。责任单位：省工业和信息化厅、省大数据局
+
+（三）推动试点建设。每年推广典型案例50个。责任单位：省科技厅，各试点城市人民政府
+
+二、强化保障
+
+（四）降低算力成本。按实际支付费用的30%给予补贴，每家企业每年最高50万元。牵头单位：省大数据局；配合单位：省财政厅、省通信管理局。
+"""
+
+
+def test_responsibility_labels_at_the_end_of_a_measures_line():
+    # a 责任单位 line without a closing 。 ends its paragraph (the blank line after it is no page break), a
+    # bracketed 列第一位的为牵头单位，下同 note applies to it and to the later ones, and a label after the
+    # last sentence (…最高50万元。牵头单位：…；配合单位：…) is read as a marker
+    document = parse_document(TRAILING_LABELS, "trailing")
+    assert [s.title for s in document.sections] == ["夯实基础", "强化保障"]
+    measures = document.measures
+    assert [m.label for m in measures] == ["（一）", "（二）", "（三）", "（四）"]
+    roles = [[(r.name, r.role) for r in m.roles] for m in measures]
+    assert roles[0] == [("省工业和信息化厅", "lead"), ("省通信管理局", "responsible")]
+    assert roles[1] == [("省工业和信息化厅", "lead"), ("省大数据局", "responsible")]
+    assert roles[2][0] == ("省科技厅", "lead")
+    assert roles[3] == [("省大数据局", "lead"), ("省财政厅", "cooperate"), ("省通信管理局", "cooperate")]
+    assert "典型案例50个" in measures[2].text and "二、" not in measures[2].text
+    assert_nothing_lost(document)
+
+
 ARTICLES = """威海市企业服务办法
 
 第一章 总则

@@ -33,11 +33,12 @@ BONDED = "national_2019_bonded-zone-opinions"
 TAIAN = "taian_2026_ai-opc-opinions"
 WUHAN = "wuhan_2026_ai-opc-measures"
 EMPLOY = "national_2018_employment-opinions"
+TAICANG = "taicang_2026_ai-opc-action-plan"
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, policyqa_home):
-    files = [SAMPLES / f"{doc}.txt" for doc in (SUPERVISION, BONDED, TAIAN, WUHAN, EMPLOY)]
+    files = [SAMPLES / f"{doc}.txt" for doc in (SUPERVISION, BONDED, TAIAN, WUHAN, EMPLOY, TAICANG)]
     with client_over(corpus_of(tmp_path_factory.mktemp("department-naming"), files), policyqa_home) as test_client:
         yield test_client
 
@@ -115,3 +116,28 @@ def test_which_units_asks_for_departments_and_keeps_each_measures_own(client, qu
     assert "市人力资源社会保障局、市财政局、中国人民银行泰安市分行" in line, line
     if len(body["citations"]) > 1:  # each measure's units after its own name, none lent to another
         assert "第11条「优化创业担保贷款服务」：责任单位：市人力资源社会保障局" in line, line
+
+
+def test_units_after_a_lead_are_not_labelled_leads_too(client):
+    # 太仓: each task names its 牵头单位 and then its 责任单位; 市人社局 is never a lead
+    body = ask(client, "太仓人社局负责什么？")
+    assert body["intent"] == "department" and body["citations"]
+    assert "（牵头）" not in body["answer"] and "（责任单位）" in body["answer"]
+
+
+def test_which_measures_a_unit_leads(client):
+    everything = ask(client, "太仓市工信局负责哪些任务？")
+    led = ask(client, "太仓市工信局牵头哪些任务？")
+    led_keys = {c["measure_key"] for c in led["citations"]}
+    assert led_keys and led_keys < {c["measure_key"] for c in everything["citations"]}
+    lines = [line for line in led["answer"].splitlines() if line[:1].isdigit()]
+    assert lines and all(line.endswith("（牵头）") for line in lines)
+    # a document that names no lead says so, and lists what the unit answers for
+    body = ask(client, "泰安市财政局牵头哪些任务？")
+    assert "未区分牵头与配合" in body["answer"] and {c["measure_key"] for c in body["citations"]} == {"1", "3", "11", "13"}
+
+
+def test_asked_for_the_lead_and_the_others_both_are_named(client):
+    body = ask(client, "国务院就业意见第3条由谁牵头，还有哪些单位配合？")
+    line = first_line(body)
+    assert "财政部" in line and "人民银行" in line and "银保监会" in line, line

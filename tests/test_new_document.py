@@ -175,3 +175,31 @@ def test_a_lay_phrase_expanded_to_a_latin_term_counts_as_in_scope(client):
     body = ask(client, "我在青岛开一人公司，有什么补贴？")
     assert body["found"] is True, body["answer"]
     assert body["citations"][0]["doc_id"] == SHANDONG
+
+
+@pytest.mark.parametrize("question,allowed", [
+    # 胶州 is a county-level city of 青岛 (no document of its own): 青岛's and 山东省's documents apply
+    ("胶州的企业能享受哪些海洋装备支持？", {QINGDAO, SHANDONG}),
+    ("What support does Jiaozhou give for marine equipment?", {QINGDAO, SHANDONG}),
+    # 荣成, likewise of 威海
+    ("荣成的企业有什么支持？", {"weihai-2026-industrial-action-plan", SHANDONG}),
+])
+def test_a_county_named_by_its_short_name_is_answered_from_the_levels_above(client, question, allowed):
+    body = ask(client, question)
+    assert body["found"] is True, body["answer"]
+    assert {c["doc_id"] for c in body["citations"]} <= allowed, [c["doc_id"] for c in body["citations"]]
+
+
+@pytest.mark.parametrize("question", ["What does Nanjing offer OPC founders?", "南京对一人公司有什么支持？"])
+def test_a_city_no_document_covers_is_refused_in_english_as_in_chinese(client, question):
+    body = ask(client, question)  # 南京 is in 江苏; no national document is loaded here
+    assert body["found"] is False and body["citations"] == []
+
+
+def test_a_place_name_inside_a_longer_word_is_not_a_place():
+    from assistant.places import gazetteer
+
+    places = gazetteer()
+    assert places.find("朝阳产业有什么支持？") == []  # 朝阳市 (辽宁) only as a word of its own
+    assert places.find("长安汽车有补贴吗") == []
+    assert [p.name for p in places.find("朝阳的企业有什么支持？")] == ["朝阳市"]

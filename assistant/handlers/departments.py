@@ -9,7 +9,7 @@ from __future__ import annotations
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, department_sentence
-from assistant.intents import without_names
+from assistant.intents import asks_lead_only, without_names
 from assistant.models import AskResponse
 from corpus.records import Measure
 from index.tokenization import normalize_text
@@ -23,7 +23,10 @@ def role_of(measure: Measure, name: str) -> str:
         return ROLE_WORDS[role]
     # the wording the document uses (负责, 按职责分工负责, 责任单位 …), never one it does not
     wording = measure.responsibility or ("负责" if measure.departments == [name] else "责任单位")
-    return {"牵头单位": "牵头", "牵头负责": "牵头"}.get(wording, wording)
+    wording = {"牵头单位": "牵头", "牵头负责": "牵头"}.get(wording, wording)
+    if wording == "牵头" and any(r.role == "lead" for r in measure.roles):
+        return "责任单位"  # 太仓: 牵头单位 names the lead; the units after it are 责任单位, not leads too
+    return wording
 
 
 def asks_beyond_the_measures(asked: Asked, context: Context) -> bool:
@@ -81,6 +84,7 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
     citations = []
     total = 0
     on_topic = topic_words(asked, context)
+    lead_only = asks_lead_only(asked.text)
     for info in catalog.infos:
         names = per_document.get(info.doc_id)
         if not names:
@@ -92,9 +96,14 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
             about = ""
             if on_topic and narrowed:  # 工信局负责的跟船舶有关的措施: those of its measures that name 船舶
                 mine, about = narrowed, "涉及“" + "、".join(on_topic) + "”的"
+            if lead_only and any(r.role == "lead" for m in document.measures for r in m.roles):
+                # 工信局牵头哪些任务？ in a document that says who leads: those it leads
+                mine, about = [m for m in mine if role_of(m, name) == "牵头"], about + "牵头"
             total += len(mine)
             prefix = namer.document(document) if catalog.multi else ""
-            lines.append(f"{prefix}{name}负责或参与的{about}措施共{len(mine)}项：")
+            doing = "" if about.endswith("牵头") else "负责或参与"
+            unsaid = "（该文件未区分牵头与配合单位）" if lead_only and not about.endswith("牵头") else ""
+            lines.append(f"{prefix}{name}{doing}的{about}措施共{len(mine)}项{unsaid}：")
             for i, measure in enumerate(mine, start=1):
                 lines.append(f"{i}. {namer.measure(document, measure, with_document=False)}（{role_of(measure, name)}）")
                 sentence = department_sentence(measure)

@@ -134,7 +134,8 @@ def answer_docfact(asked: Asked, context: Context) -> AskResponse:
                 citations.append(context.cite(Evidence(info.document, record, [], 1.0), quote=quote))
             if not any(c.doc_id == info.doc_id and c.quote == (quote or info.document.title) for c in citations):
                 citations.append(_citation(info, quote))
-        lines.append((f"{info.name()}：" if len(infos) > 1 else "") + "；".join(answered) + "。")
+        # with several documents loaded, the one answered for is named even when it is the only one asked
+        lines.append((f"{info.name()}：" if len(infos) > 1 or catalog.multi else "") + "；".join(answered) + "。")
     fact = facts[0]
     if fact == "count" and len(infos) > 1 and len(facts) == 1:
         total = sum(len([m for m in i.document.measures if m.number is not None and m.kind == "measure"])

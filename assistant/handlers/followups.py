@@ -15,6 +15,7 @@ from assistant.answers import Evidence
 from assistant.conversation import referent
 from assistant.handlers.base import Asked, Context, body, department_sentence, has_target
 from assistant.handlers.search import figure_evidence, figure_lines
+from assistant.intents import asks_lead_only
 from assistant.models import AskResponse
 from corpus.records import Document, Measure
 
@@ -46,7 +47,7 @@ def answer_followup(asked: Asked, context: Context) -> AskResponse:
     intent, namer = asked.intent, context.namer
     if intent.asks_department:
         # each measure with its own units and roles: two measures' units are never merged into one list
-        lead_asked = "牵头" in asked.text
+        lead_asked = asks_lead_only(asked.text)
         answer = "；".join(f"{namer.measure(d, m)}的{answers.responsibility(m, lead_asked)}" for d, m in pairs) + "。"
         citations = []
         for document, measure in pairs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, has_target, in_scope_pairs
+from assistant.intents import asks_lead_only
 from assistant.models import AskResponse
 from corpus.records import Document, Measure
 
@@ -41,7 +42,7 @@ def answer_measure(asked: Asked, context: Context) -> AskResponse:
         return AskResponse(answer=_per_document(evidence, namer, intent.numbers), found=True, intent="measure",
                            citations=citations)
     answer = answers.retrieval_answer(evidence, namer, department_first=intent.asks_department,
-                                      lead_asked=intent.asks_department and "牵头" in asked.text)
+                                      lead_asked=intent.asks_department and asks_lead_only(asked.text))
     return AskResponse(answer=answer, found=True, intent="measure", citations=citations)
 
 

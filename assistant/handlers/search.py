@@ -11,7 +11,7 @@ import re
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, has_target
-from assistant.intents import without_names
+from assistant.intents import asks_lead_only, without_names
 from assistant.models import AskResponse
 from index.expansion import with_defined_terms
 from index.hybrid import MeasureHit
@@ -98,7 +98,7 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     answer = answers.retrieval_answer(
         evidence, context.namer_for(asked),
         figure_lines=figure_lines(evidence, searcher, question) if intent.asks_figure else None,
-        department_first=intent.asks_department, lead_asked=intent.asks_department and "牵头" in asked.text)
+        department_first=intent.asks_department, lead_asked=intent.asks_department and asks_lead_only(asked.text))
     return AskResponse(answer=answer, found=True, intent="search", citations=[context.cite(e) for e in evidence])
 
 
