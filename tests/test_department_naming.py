@@ -141,3 +141,11 @@ def test_asked_for_the_lead_and_the_others_both_are_named(client):
     body = ask(client, "国务院就业意见第3条由谁牵头，还有哪些单位配合？")
     line = first_line(body)
     assert "财政部" in line and "人民银行" in line and "银保监会" in line, line
+
+
+def test_two_topics_keep_each_documents_units(client):
+    # 创业担保贷款 is in 国发〔2018〕39号 （三）, 泰安 11. and 武汉 九、; each keeps its own units
+    body = ask(client, "创业担保贷款和算力补贴分别由哪些部门负责？")
+    first = body["answer"].splitlines()[0]
+    assert "第11条「优化创业担保贷款服务」，责任单位：市人力资源社会保障局、市财政局、中国人民银行泰安市分行" in first
+    assert "第3条「加大创业担保贷款贴息及奖补政策支持力度」，责任单位：财政部牵头" in first

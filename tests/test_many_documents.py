@@ -543,3 +543,20 @@ def test_two_versions_are_not_named_alike(client):
         assert d["short_title"] and "（）" not in d["short_title"], d["short_title"]
         assert d["doc_number"] == DOC_NUMBER[doc_id]
     assert documents[YT24]["short_title"] != documents[YT26]["short_title"]
+
+
+def test_a_place_with_documents_of_its_own_gets_its_own_measure_beside_those_above(client):
+    # 环翠区's 数字化转型 measures apply there, and so do 威海's and 山东省's, which may rank first
+    body = ask(client, "环翠区的企业能享受哪些数字化支持？")
+    docs = [c["doc_id"] for c in body["citations"]]
+    assert HUANCUI in docs, docs
+    assert set(docs) <= {HUANCUI, SEED, SHANDONG}
+
+
+def test_which_documents_have_expired(client):
+    # 烟台 2024 (烟政办字〔2024〕8号) ran to 2025-12-31; every other document is in force on TODAY
+    body = ask(client, "哪些文件已经过期了？")
+    assert body["intent"] == "documents"
+    assert [c["doc_id"] for c in body["citations"]] == [YT24]
+    body = ask(client, "现行有效的文件有哪些？")
+    assert YT24 not in {c["doc_id"] for c in body["citations"]} and len(body["citations"]) == len(MAIN_DOCS) - 1

@@ -160,6 +160,10 @@ def _on_topic(topic: str, infos: list[DocInfo], scope, context: Context) -> list
     return [i for i in infos if hits and i.doc_id == hits[0].doc_id] or infos
 
 
+EXPIRED_ASKED = re.compile(r"过期|失效|到期|废止|作废")
+IN_FORCE_ASKED = re.compile(r"有效期内|现行|有效的|还有效|仍有效|仍然有效|在有效期|生效")
+
+
 def answer_documents(asked: Asked, context: Context) -> AskResponse:
     """有哪些文件 / 最新的文件: the documents in scope with their 文号, dates and validity."""
     catalog, scope = context.catalog, asked.scope
@@ -178,8 +182,15 @@ def answer_documents(asked: Asked, context: Context) -> AskResponse:
         infos = titled or [i for i in infos if i.doc_id in about]
     if not infos:
         return context.refusal(scope, text=scope.uncovered)
+    heading = "收录的政策文件"
+    if EXPIRED_ASKED.search(asked.text):  # 哪些文件已经过期了？
+        infos, heading = [i for i in infos if i.expired(context.today)], f"截至{_date(context.today.isoformat())}已到期的文件"
+    elif IN_FORCE_ASKED.search(asked.text):  # 哪些文件还在有效期内？ (no end date written: in force)
+        infos, heading = [i for i in infos if not i.expired(context.today)], f"截至{_date(context.today.isoformat())}仍在有效期内的文件"
+    if not infos:
+        return AskResponse(answer=f"{heading}：没有。", found=True, intent="documents", citations=[])
     infos.sort(key=lambda i: i.document.issued_on or "", reverse=True)
-    lines = [f"收录的政策文件共{len(infos)}份" + ("，按印发日期从新到旧：" if len(infos) > 1 else "：")]
+    lines = [f"{heading}共{len(infos)}份" + ("，按印发日期从新到旧：" if len(infos) > 1 else "：")]
     for n, info in enumerate(infos, start=1):
         document = info.document
         facts = [x for x in (document.doc_number, _date(document.issued_on) if document.issued_on else None,

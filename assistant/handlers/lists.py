@@ -148,11 +148,15 @@ def answer_topics(asked: Asked, context: Context) -> AskResponse:
         if not matches:
             lines.append(f"“{topic}”：已收录的文件中没有找到相关内容。")
             continue
-        names = "、".join(namer.measure(d, m) for d, m in matches)
-        departments = list(dict.fromkeys(n for _, m in matches for n in m.departments))
-        line = f"“{topic}”：见{names}"
-        if asked.intent.asks_department or not asked.intent.asks_figure:
-            line += f"，责任单位：{'、'.join(departments) or '未列明'}"
+        with_units = asked.intent.asks_department or not asked.intent.asks_figure
+        if with_units and len({answers.departments_text(m) for _, m in matches}) > 1:
+            # measures with different units (of several documents, say): each with its own, never pooled
+            line = f"“{topic}”：" + "；".join(f"{namer.measure(d, m)}，责任单位：{answers.departments_text(m)}"
+                                             for d, m in matches)
+        else:
+            line = f"“{topic}”：见{'、'.join(namer.measure(d, m) for d, m in matches)}"
+            if with_units:
+                line += f"，责任单位：{answers.departments_text(matches[0][1])}"
         lines.append(line + "。")
         for document, measure in matches:
             norm = normalize_text(topic)

@@ -50,7 +50,9 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
     for lexical, meaning in tries:
         # a term the documents define (一人公司 for OPC) is searched in both forms, on both sides
         vector = context.searcher.encode(with_defined_terms(meaning, context.catalog.defined_terms))
-        hits = context.search(lexical, k=max(asked.top_k, 1), scope=asked.scope, vector=vector)
+        # deeper when the place named has documents of its own: its best measure may rank below the top k
+        depth = max(asked.top_k, OWN_DEPTH if asked.scope.own else 1)
+        hits = context.search(lexical, k=depth, scope=asked.scope, vector=vector)
         if hits and context.in_scope(lexical, vector, hits, asked.scope, asked.lang):
             return hits
     return None
@@ -75,6 +77,21 @@ def figures_first(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
     return hits
 
 
+OWN_DEPTH = 10  # hits searched when the place named has documents of its own
+OWN_BAND = 0.6  # of the best score (a judgement; the question sets hold no place with documents at two levels)
+
+
+def own_place_hit(kept: list[MeasureHit], hits: list[MeasureHit], asked: Asked) -> list[MeasureHit]:
+    """For a question about a place that has documents of its own (吴中区的企业能享受哪些算力支持？), its own
+    best measure when none is among ``kept`` and it scores at least ``OWN_BAND`` of the best: the levels
+    above apply too, and may rank first, but the place's own measure is what the asker looks for."""
+    own = set(asked.scope.own)
+    if not own or any(h.doc_id in own for h in kept):
+        return []
+    best = next((h for h in hits if h.doc_id in own), None)
+    return [best] if best is not None and best.score >= OWN_BAND * hits[0].score else []
+
+
 def answer_search(asked: Asked, context: Context) -> AskResponse:
     if asked.scope.uncovered:
         return context.refusal(asked.scope, text=asked.scope.uncovered)
@@ -91,7 +108,9 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     hits = newest_versions(hits, context)
     if intent.asks_figure:
         hits = figures_first(hits, context)
-    kept = [hits[0]] + [h for h in hits[1:] if context.relevance.keep_with(h, hits[0])]
+    top = hits[:max(asked.top_k, 1)]
+    kept = [top[0]] + [h for h in top[1:] if context.relevance.keep_with(h, top[0])]
+    kept += own_place_hit(kept, hits, asked)
     evidence = [context.evidence(h) for h in kept]
     if intent.asks_figure:
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
