@@ -20,7 +20,8 @@ from index.tokenization import normalize_text
 
 _BRACKETS = str.maketrans({"〔": "[", "〕": "]", "［": "[", "］": "]", "【": "[", "】": "]", "(": "[", ")": "]",
                            "（": "[", "）": "]", "號": "号"})
-_YEAR_DOC = re.compile(r"(?P<y>(?:19|20)\d{2})\s*年(?:的|出台|印发|发布|制定|版|度)?.{0,6}?(?:文件|方案|政策|措施|意见|通知|办法|条例|计划|规定)")
+_YEAR_DOC = re.compile(r"(?P<y>(?:19|20)\d{2})\s*年(?:版|(?:的|出台|印发|发布|制定|度)?.{0,6}?"
+                       r"(?:文件|方案|政策|措施|意见|通知|办法|条例|计划|规定))")
 _NATIONAL_WORDS = re.compile(r"国务院|国家层面|全国性")
 _QUOTED = re.compile(r"《([^》]{2,60})》")
 
@@ -67,8 +68,10 @@ def resolve(question: str, catalog: Catalog) -> Scope:
     places, covering, uncovered, mentioned = _by_place(question, catalog)
     if places:
         found.append(("地点", covering))
-        # a place with documents of its own (or below it) names a scope; 乳山 inside 威海's plan is a topic
-        written += [n for p in mentioned if _has_documents(p, catalog) for n in (p.name, *p.aliases)]
+        # the places named are not the topic (昆山有哪些政策？ lists the documents that apply there), unless
+        # the documents speak of a place without documents of its own (哪些措施提到了乳山？ in 威海's plan)
+        written += [n for p in mentioned if _has_documents(p, catalog) or not _in_documents(p, catalog)
+                    for n in (p.name, *p.aliases)]
     issued, issuer_words = _by_issuer(q, catalog)
     if issued:
         found.append(("发文机关", issued))
@@ -210,6 +213,14 @@ def _mentioned(place: Place, catalog: Catalog, question: str) -> bool:
             if (len(after) == 2 and name + after in text) or (len(before) == 2 and before + name in text):
                 return True
     return False
+
+
+def _in_documents(place: Place, catalog: Catalog) -> bool:
+    """Whether any document's text names the place (乳山 in 威海's plan)."""
+    from assistant.relevance import scope_text
+
+    text = scope_text(catalog, None)
+    return any(normalize_text(n) in text for n in (place.name, *place.aliases) if len(n) >= 2)
 
 
 def _has_documents(place: Place, catalog: Catalog) -> bool:

@@ -560,3 +560,17 @@ def test_which_documents_have_expired(client):
     assert [c["doc_id"] for c in body["citations"]] == [YT24]
     body = ask(client, "现行有效的文件有哪些？")
     assert YT24 not in {c["doc_id"] for c in body["citations"]} and len(body["citations"]) == len(MAIN_DOCS) - 1
+
+
+def test_a_version_named_by_its_year_answers_from_that_version(client):
+    # 烟台 2024: 对新认定的国家级专精特新“小巨人”企业，给予一次性奖励30万元 (expired, still asked for by name)
+    body = ask(client, "烟台2024年版的小巨人奖励是多少？")
+    assert {c["doc_id"] for c in body["citations"]} == {YT24}, body["answer"][:200]
+    assert "30万元" in body["answer"]
+
+
+def test_the_documents_of_a_place_without_its_own_list_those_above_and_say_so(client):
+    body = ask(client, "济南有哪些政策？")  # 济南 is in 山东; only 山东省's document applies (no national one here)
+    assert body["intent"] == "documents"
+    assert [c["doc_id"] for c in body["citations"]] == [SHANDONG]
+    assert body["answer"].startswith("没有济南市本地的文件")

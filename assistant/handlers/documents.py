@@ -168,9 +168,13 @@ def answer_documents(asked: Asked, context: Context) -> AskResponse:
     """有哪些文件 / 最新的文件: the documents in scope with their 文号, dates and validity."""
     catalog, scope = context.catalog, asked.scope
     infos = [i for i in catalog.infos if scope.allows(i.doc_id)]
+    heading = "收录的政策文件"
     if scope.places and catalog.gazetteer is not None:  # 台湾地区的法规: the place's own documents, not those above
         own = [i for i in infos if i.place is not None and any(catalog.gazetteer.is_within(i.place, p)
                                                                for p in scope.places)]
+        if not own:  # 南京有哪些政策？ with only 江苏's and the State Council's: say so, and list those
+            where = "、".join(p.name for p in scope.places)
+            heading = f"没有{where}本地的文件；适用于{where}的（上级和国家层面）文件"
         infos = own or infos
     if asked.intent.topic:  # the documents on a topic: by their titles, else by what their records say
         from assistant.handlers.lists import matching_measures
@@ -182,7 +186,6 @@ def answer_documents(asked: Asked, context: Context) -> AskResponse:
         infos = titled or [i for i in infos if i.doc_id in about]
     if not infos:
         return context.refusal(scope, text=scope.uncovered)
-    heading = "收录的政策文件"
     if EXPIRED_ASKED.search(asked.text):  # 哪些文件已经过期了？
         infos, heading = [i for i in infos if i.expired(context.today)], f"截至{_date(context.today.isoformat())}已到期的文件"
     elif IN_FORCE_ASKED.search(asked.text):  # 哪些文件还在有效期内？ (no end date written: in force)
