@@ -38,13 +38,6 @@ class Conversation:
     def last_user(self) -> str:
         return next((t["content"] for t in reversed(self.turns) if t.get("role") == "user"), "")
 
-    def last_topical_user(self, has_topic) -> str:
-        """The newest user turn that says what it is about (``has_topic(text)``): 那武汉呢？ after
-        智能工厂有哪些支持？ → 这条由谁负责？ asks 武汉 about 智能工厂, not about 这条. The newest user turn
-        when none does."""
-        users = [t["content"] for t in reversed(self.turns) if t.get("role") == "user"]
-        return next((u for u in users if has_topic(u)), users[0] if users else "")
-
     def last_answer(self) -> dict | None:
         """The newest assistant turn that comes after the newest user turn before the question."""
         return next((t for t in reversed(self.turns) if t.get("role") == "assistant"), None)

@@ -446,7 +446,7 @@ class PolicyAssistant:
         as_asked = question
         if has_history:
             words = context.searcher.tokenizer.words
-            previous = conversation.last_topical_user(lambda text: bool(topic_words(text, words)))
+            previous = completed_topic(conversation, catalog, words)
             question = complete_ellipsis(question, previous, catalog, words)
         scope = resolve_scope(question, catalog)
         intent = route(question, catalog.departments, has_history=has_history,
@@ -510,6 +510,21 @@ class PolicyAssistant:
 # -- helpers ------------------------------------------------------------------------------------
 ELLIPSIS = re.compile(r"^(?:那么?|还有|另外)?(?P<rest>[^，,。；]{1,20}?)(?:呢|的呢|怎么样|又如何|又怎样|如何)[？?。！!]*$")
 POINTS_BACK = re.compile(r"这个(?:措施|文件|政策|方案|办法|通知|规定)|这份|该(?:措施|文件|政策|方案|办法)|这条|该条|这项|它|上述|刚才")
+
+
+def completed_topic(conversation: Conversation, catalog: Catalog, words) -> str:
+    """The newest user turn that says what it is about, each elliptical turn completed from the ones before:
+    苏州的算力券补贴多少？ → 那吴中区呢？ → 南京呢？ completes from 吴中区的算力券补贴多少？, not from 那吴中区呢？.
+    Turns without a topic of their own (这条由谁负责？) are passed over."""
+    previous = ""
+    for turn in conversation.turns:
+        if turn.get("role") != "user" or not str(turn.get("content", "")).strip():
+            continue
+        text = str(turn["content"])
+        completed = complete_ellipsis(text, previous, catalog, words) if previous else text
+        if topic_words(completed, words) or not previous:
+            previous = completed
+    return previous
 
 
 def complete_ellipsis(question: str, previous: str, catalog: Catalog, words) -> str:

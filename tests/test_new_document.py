@@ -203,3 +203,13 @@ def test_a_place_name_inside_a_longer_word_is_not_a_place():
     assert places.find("朝阳产业有什么支持？") == []  # 朝阳市 (辽宁) only as a word of its own
     assert places.find("长安汽车有补贴吗") == []
     assert [p.name for p in places.find("朝阳的企业有什么支持？")] == ["朝阳市"]
+
+
+def test_an_ellipsis_after_an_ellipsis_completes_from_the_completed_one(client):
+    # 青岛's 海洋装备 measures → 那威海呢？ → 那泰安呢？ asks 泰安 about 海洋装备 too (not about “那威海呢”):
+    # no document that applies in 泰安 speaks of it, and the answer says which documents do
+    history = [{"role": "user", "content": "青岛对海洋装备企业有什么支持？"}, {"role": "assistant", "content": "…"},
+               {"role": "user", "content": "那威海呢？"}, {"role": "assistant", "content": "…"}]
+    body = ask(client, "那泰安呢？", history)
+    assert body["found"] is False and body["intent"] == "refusal"
+    assert "泰安" in body["answer"] and "海洋" in body["answer"] and "青岛" in body["answer"], body["answer"]
