@@ -261,11 +261,32 @@ FOREIGN_DEPARTMENT = re.compile(r"which (?:department|agency|office|bureau)|who 
 FOREIGN_FIGURE = re.compile(r"how (?:much|many)|target|goal|percent|rate|목표|얼마|몇", re.IGNORECASE)
 
 
+# facts about a document asked in English or Korean (What is the document number of the Jiangsu policy?)
+FOREIGN_FACTS = (
+    (re.compile(r"document (?:number|no\.?)|reference number|file number|문서\s*번호|발문\s*번호", re.IGNORECASE),
+     "doc_number"),
+    (re.compile(r"expir|valid until|validity|still valid|in force|take effect|유효|만료", re.IGNORECASE), "validity"),
+    (re.compile(r"how many (?:measures|articles|items)|number of (?:measures|articles)|조치.{0,6}몇|몇\s*개의?\s*조치",
+                re.IGNORECASE), "count"),
+    (re.compile(r"(?:when was|when were).{0,60}(?:issued|published|released)|issue date|date of issue|발행일|발표일",
+                re.IGNORECASE), "issued_on"),
+    (re.compile(r"who issued|issuing (?:body|authority|department)|issuer|발행\s*기관", re.IGNORECASE), "issuer"),
+)
+FOREIGN_DOCUMENTS = re.compile(r"which (?:documents|policies)|what (?:documents|policies) (?:are|do)|list (?:of )?(?:the )?"
+                               r"(?:documents|policies)|어떤 문서|문서 목록", re.IGNORECASE)
+
+
 def route_foreign(question: str) -> Intent:
-    """The intent of a question in English or Korean: a measure by number, else retrieval."""
+    """The intent of a question in English or Korean: a measure by number, the list of documents, a fact
+    about a document (its 文号, validity, number of measures, date, issuer), else retrieval."""
     flags = dict(asks_department=bool(FOREIGN_DEPARTMENT.search(question)),
                  asks_figure=bool(FOREIGN_FIGURE.search(question)))
     numbers = tuple(dict.fromkeys(int(m.group("n") or m.group("k")) for m in FOREIGN_MEASURE.finditer(question)))
     if numbers:
         return Intent("measure", numbers=numbers, **flags)
+    if FOREIGN_DOCUMENTS.search(question):
+        return Intent("documents", **flags)
+    facts = tuple(fact for pattern, fact in FOREIGN_FACTS if pattern.search(question))
+    if facts:
+        return Intent("docfact", fact=facts[0], facts=facts, **flags)
     return Intent("search", **flags)

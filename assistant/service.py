@@ -439,7 +439,7 @@ class PolicyAssistant:
         if lang != "zh":  # English or Korean: the meaning side reads it as asked, the lexical side its Chinese terms
             intent = route_foreign(question)
             scope = self._foreign_scope(question, lang, catalog)
-            if intent.kind == "measure":  # measure 6 of the Qingdao measures: Qingdao's own document's
+            if intent.kind in ("measure", "docfact"):  # measure 6 of the Qingdao measures: Qingdao's own document's
                 scope = own_documents(scope)
             return Asked(question, intent, scope, conversation, top_k or DEFAULT_TOP_K, lang=lang,
                          terms=chinese_terms(question, lang))

@@ -213,3 +213,28 @@ def test_an_ellipsis_after_an_ellipsis_completes_from_the_completed_one(client):
     body = ask(client, "那泰安呢？", history)
     assert body["found"] is False and body["intent"] == "refusal"
     assert "泰安" in body["answer"] and "海洋" in body["answer"] and "青岛" in body["answer"], body["answer"]
+
+
+@pytest.mark.parametrize("question,intent,doc_ids,fragment", [
+    ("What is the document number of the Qingdao measures?", "docfact", {QINGDAO}, "青政发〔2025〕3号"),
+    ("How many measures does the Shandong document have?", "docfact", {SHANDONG}, "共有9条编号措施"),
+    ("Which documents have expired?", "documents", {LIXIA}, "已到期"),  # 历下区: 有效期至2025年6月30日
+])
+def test_english_questions_about_documents_are_answered(client, question, intent, doc_ids, fragment):
+    body = ask(client, question)
+    assert body["intent"] == intent and body["found"] is True, body["answer"]
+    assert {c["doc_id"] for c in body["citations"]} == doc_ids
+    assert body["answer"].startswith("As the documents state") and fragment in body["answer"]
+
+
+def test_the_glossary_names_each_word_once():
+    import json
+
+    from assistant.language import DATA
+
+    pairs: list[list[tuple[str, str]]] = []
+    json.loads((DATA / "glossary.json").read_text(encoding="utf-8"),
+               object_pairs_hook=lambda kv: pairs.append(kv) or dict(kv))
+    for table in pairs:
+        keys = [k for k, _ in table]
+        assert len(keys) == len(set(keys)), sorted(k for k in set(keys) if keys.count(k) > 1)

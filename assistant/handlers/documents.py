@@ -113,6 +113,15 @@ def _citation(info: DocInfo, quote: str | None) -> Citation:
                     doc_issued_on=document.issued_on, doc_expires_on=document.expires_on)
 
 
+def _in_language(lines: list[str], asked: Asked) -> list[str]:
+    """For a question in English or Korean, a lead line in its language; the facts stay as written."""
+    if asked.lang == "zh":
+        return lines
+    from assistant.language import template
+
+    return [template(asked.lang, "as_written"), *lines]
+
+
 def answer_docfact(asked: Asked, context: Context) -> AskResponse:
     """Each fact the question asks (``intent.facts``, in their order), for each document in scope."""
     catalog, scope = context.catalog, asked.scope
@@ -143,7 +152,7 @@ def answer_docfact(asked: Asked, context: Context) -> AskResponse:
         lines.insert(0, f"{len(infos)}份文件合计{total}条编号措施，分别为：")
     elif len(infos) > 1:
         lines.insert(0, f"未指明文件，以下列出{len(infos)}份文件的情况（可在问题中写明文件名称或地区）：")
-    return AskResponse(answer="\n".join(lines), found=True, intent="docfact", citations=citations)
+    return AskResponse(answer="\n".join(_in_language(lines, asked)), found=True, intent="docfact", citations=citations)
 
 
 def _on_topic(topic: str, infos: list[DocInfo], scope, context: Context) -> list[DocInfo]:
@@ -160,8 +169,9 @@ def _on_topic(topic: str, infos: list[DocInfo], scope, context: Context) -> list
     return [i for i in infos if hits and i.doc_id == hits[0].doc_id] or infos
 
 
-EXPIRED_ASKED = re.compile(r"过期|失效|到期|废止|作废")
-IN_FORCE_ASKED = re.compile(r"有效期内|现行|有效的|还有效|仍有效|仍然有效|在有效期|生效")
+EXPIRED_ASKED = re.compile(r"过期|失效|到期|废止|作废|expired|no longer valid|만료", re.IGNORECASE)
+IN_FORCE_ASKED = re.compile(r"有效期内|现行|有效的|还有效|仍有效|仍然有效|在有效期|生效|still valid|in force|currently valid"
+                            r"|유효한", re.IGNORECASE)
 
 
 def answer_documents(asked: Asked, context: Context) -> AskResponse:
@@ -204,4 +214,5 @@ def answer_documents(asked: Asked, context: Context) -> AskResponse:
         newest = infos[0]
         lines.insert(0, f"最新的是《{newest.document.title}》（{_date(newest.document.issued_on)}印发）。")
     citations = [_citation(i, i.document.title) for i in infos]
-    return AskResponse(answer="\n".join(lines), found=True, intent="documents", citations=citations)
+    return AskResponse(answer="\n".join(_in_language(lines, asked)), found=True, intent="documents",
+                       citations=citations)
