@@ -78,6 +78,9 @@ def asks_lead_only(question: str) -> bool:
     return "牵头" in question and not ASK_OTHERS.search(question)
 
 
+# a unit asked about by name (济南市财政局负责哪些…, 省财政厅参与了什么): a place or level, a core, a unit word
+UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给])[\u4e00-\u9fff]){1,10}?(?:局|厅|委员会|办公室|管委会|中心|总署|署|部))"
+                        r"(?:在[^，。？?]{0,20})?(?:负责|参与|牵头|配合|管)")
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
 FIGURE_ASKED = re.compile(r"(?P<figure>\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
                           r"|万千瓦|千瓦|万吨|吨|万平方米|平方米|亩|所|座|处|批))\s*(?:这个数字?|这一数字|这个数据)?"
@@ -211,6 +214,9 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     departments = tuple(find_departments(q) if find_departments else _find_departments(q, known_departments))
     if departments and not flags["asks_department"] and (DEPARTMENT_LIST.search(q) or bare_keyword(q)):
         return Intent("department", departments=departments, **flags)
+    unit = None if departments else UNIT_ASKED.search(q)
+    if unit and DEPARTMENT_LIST.search(q):  # 市火星局负责哪些措施？: a unit no document names
+        return Intent("department", mentions=(unit.group("unit"),), **flags)
 
     if LIST_WORDS.search(q):
         quoted = QUOTED_TOPIC.findall(q)

@@ -149,3 +149,15 @@ def test_two_topics_keep_each_documents_units(client):
     first = body["answer"].splitlines()[0]
     assert "第11条「优化创业担保贷款服务」，责任单位：市人力资源社会保障局、市财政局、中国人民银行泰安市分行" in first
     assert "第3条「加大创业担保贷款贴息及奖补政策支持力度」，责任单位：财政部牵头" in first
+
+
+@pytest.mark.parametrize("question,unit,same_kind", [
+    ("市火星局负责哪些措施？", "市火星局", None),
+    ("哪些措施由济南市财政局负责？", "济南市财政局", "市财政局"),  # 泰安's 市财政局 is another city's
+])
+def test_a_unit_no_document_names_is_said_to_be_absent(client, question, unit, same_kind):
+    body = ask(client, question)
+    assert body["found"] is False and body["citations"] == []
+    assert f"没有由“{unit}”负责或参与的措施" in body["answer"]
+    if same_kind:
+        assert f"同类单位有：{same_kind}" in body["answer"] and "不能代替" in body["answer"]

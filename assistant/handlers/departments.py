@@ -6,6 +6,8 @@ document); units of different levels stay apart (省财政厅 ≠ 市财政局).
 
 from __future__ import annotations
 
+import re
+
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, department_sentence
@@ -62,9 +64,27 @@ def topic_words(asked: Asked, context: Context) -> list[str]:
     return [w for w in words if w not in titles]
 
 
+def unknown_unit(mention: str, context: Context) -> AskResponse:
+    """济南市财政局负责哪些措施？ when no document names that unit: say so, and name the units of the same
+    kind the documents do hold (市财政局 of 泰安's and 威海's documents), which are other places' or levels'."""
+    core = re.sub(r"^.*?[省市区县]", "", mention) or mention
+    same: dict[str, list[str]] = {}
+    for info in context.catalog.infos:
+        for name in dict.fromkeys(n for m in info.document.measures for n in m.departments):
+            if name != mention and (re.sub(r"^.*?[省市区县]", "", name) or name) == core:
+                same.setdefault(name, []).append(f"《{info.short_title}》")
+    text = f"已收录的文件中没有由“{mention}”负责或参与的措施。"
+    if same:
+        held = "；".join(f"{name}（见{'、'.join(docs[:3])}{'等' if len(docs) > 3 else ''}）" for name, docs in same.items())
+        text += f"文件中的同类单位有：{held}，它们属于其他地区或层级，不能代替所问单位。"
+    return AskResponse(answer=text, found=False, intent="department", citations=[])
+
+
 def answer_department(asked: Asked, context: Context) -> AskResponse:
     catalog, scope, namer = context.catalog, asked.scope, context.namer
     allowed = None if scope.everything else set(scope.doc_ids)
+    if asked.intent.mentions and not asked.intent.departments:
+        return unknown_unit(asked.intent.mentions[0], context)
     if asks_beyond_the_measures(asked, context):
         return context.refusal(scope)
     # a unit inside the naming of a document (国务院办公厅…通知里财政部负责什么) is not the one asked about
@@ -76,7 +96,7 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
                         for d in catalog.documents if allowed is None or d.doc_id in allowed}
         per_document = {k: v for k, v in per_document.items() if v}
     if not per_document:
-        names = "、".join(asked.intent.departments) or "该部门"
+        names = "、".join(asked.intent.departments or asked.intent.mentions) or "该部门"
         where = "所问文件中" if not scope.everything else "已收录的文件中"
         return AskResponse(answer=f"{where}没有由{names}负责或参与的措施。", found=False, intent="department",
                            citations=[])
