@@ -447,7 +447,8 @@ class PolicyAssistant:
         if has_history:
             words = context.searcher.tokenizer.words
             previous = completed_topic(conversation, catalog, words)
-            question = complete_ellipsis(question, previous, catalog, words)
+            question = neighbour_measure(question, conversation, catalog) or \
+                complete_ellipsis(question, previous, catalog, words)
         scope = resolve_scope(question, catalog)
         intent = route(question, catalog.departments, has_history=has_history,
                        words=context.searcher.tokenizer.words, strip=scope.names,
@@ -510,6 +511,29 @@ class PolicyAssistant:
 # -- helpers ------------------------------------------------------------------------------------
 ELLIPSIS = re.compile(r"^(?:那么?|还有|另外)?(?P<rest>[^，,。；]{1,20}?)(?:呢|的呢|怎么样|又如何|又怎样|如何)[？?。！!]*$")
 POINTS_BACK = re.compile(r"这个(?:措施|文件|政策|方案|办法|通知|规定)|这份|该(?:措施|文件|政策|方案|办法)|这条|该条|这项|它|上述|刚才")
+
+
+NEIGHBOUR = re.compile(r"^\s*(?:那|那么)?(?P<which>上一条|前一条|下一条|后一条)(?:呢|是什么|讲什么|说的是什么|内容是什么)?[？?。]?\s*$")
+
+
+def neighbour_measure(question: str, conversation: Conversation, catalog: Catalog) -> str | None:
+    """上一条呢？ / 下一条呢？ after an answer: the numbered measure before or after the one it cited first, in
+    that answer's document, asked by its title and number (《…》第17条); None for any other question, or
+    when there is no such measure."""
+    match = NEIGHBOUR.match(question)
+    if not match:
+        return None
+    found = referent(conversation, catalog)
+    if not found.pairs:
+        return None
+    document, measure = found.pairs[0]
+    numbered = [m for m in document.measures if m.number is not None and m.kind == "measure"]
+    if measure not in numbered or len({m.number for m in numbered}) < len(numbered):
+        return None  # numbering that restarts in each part (三、（一）): 第N条 would not name one measure
+    at = numbered.index(measure) + (-1 if match.group("which") in ("上一条", "前一条") else 1)
+    if not 0 <= at < len(numbered):
+        return None
+    return f"《{document.title}》第{numbered[at].number}条是什么？"
 
 
 def completed_topic(conversation: Conversation, catalog: Catalog, words) -> str:

@@ -574,3 +574,13 @@ def test_the_documents_of_a_place_without_its_own_list_those_above_and_say_so(cl
     assert body["intent"] == "documents"
     assert [c["doc_id"] for c in body["citations"]] == [SHANDONG]
     assert body["answer"].startswith("没有济南市本地的文件")
+
+
+@pytest.mark.parametrize("question,key", [("上一条呢？", "17"), ("下一条是什么？", "19")])
+def test_the_measure_before_or_after_the_one_cited(client, question, key):
+    first = ask(client, "威海的行动方案第18条是什么？")
+    history = [{"role": "user", "content": "威海的行动方案第18条是什么？"},
+               {"role": "assistant", "content": first["answer"],
+                "citations": [{"doc_id": c["doc_id"], "key": c["measure_key"]} for c in first["citations"]]}]
+    body = ask(client, question, history)
+    assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(SEED, key)]
