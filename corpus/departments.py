@@ -461,6 +461,13 @@ def alias_table(known: Iterable[str], vocab: Vocabulary | None = None) -> dict[s
         base = simple[1:] if level_prefix(simple) else simple
         if base != simple and len(base) >= 3:
             add(base, name)
+        # one unit under two names: 市市场监管局（市知识产权局） is asked for by either
+        both = re.fullmatch(r"(?P<one>[^（(]+)[（(](?P<other>[^（）()]+)[）)]", simple)
+        for part in (both.group("one"), both.group("other")) if both else ():
+            if part.endswith(vocab.unit_suffixes):
+                add(part, name)
+                if level_prefix(part) and len(part) >= 4:
+                    add(part[1:], name)
         for group in vocab.aliases:
             member = max((m for m in group if len(m) >= 2 and m in base), key=len, default=None)
             if member is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.departments import level_prefix
+from corpus.departments import alias_table, level_prefix
 from corpus.loading import load_corpus
 from tests.corpus_client import ask, client_over, corpus_of
 
@@ -238,3 +238,10 @@ def test_the_glossary_names_each_word_once():
     for table in pairs:
         keys = [k for k, _ in table]
         assert len(keys) == len(set(keys)), sorted(k for k in set(keys) if keys.count(k) > 1)
+
+
+def test_a_unit_with_two_names_is_found_by_either():
+    # 青岛's 第5条: （责任单位：市市场监管局（市知识产权局）、市中级人民法院）
+    table = alias_table(["市市场监管局（市知识产权局）", "市中级人民法院"])
+    for asked in ("市市场监管局", "市知识产权局", "知识产权局", "市场监管局"):
+        assert table[asked] == "市市场监管局（市知识产权局）"
