@@ -221,7 +221,9 @@ def test_bench_runs_end_to_end(tmp_path, base, capsys, monkeypatch):
 def test_bench_runs_on_milvus_lite(tmp_path, base, capsys):
     result = _run(tmp_path, "--milvus")
     assert "Milvus Lite" in capsys.readouterr().out
-    assert result["served"]["faiss"]["recall"] == 1.0  # a flat index below FLAT_LIMIT is exact
+    # a flat index below FLAT_LIMIT is exact up to ties: chunks with the same score as the exact 10th (copies
+    # of one sentence, one vector) may come back in its place, which chunk recall counts as misses
+    assert result["served"]["faiss"]["epsilon_recall"] == 1.0
     milvus = result["milvus"]
     assert milvus["hybrid"]["n"] == 3 and milvus["dense"]["n"] == 3
     # at this size Milvus' HNSW finds the exact nearest chunks, so the measures match exact search
