@@ -85,9 +85,10 @@ class Gazetteer:
         places, else all of them.
         """
         boundaries = word_boundaries(text)
-        # a name inside a longer word is not a place: 朝阳产业, 中山大学, 长安汽车 (jieba's words)
+        # a name inside a longer word is not a place: 朝阳产业, 中山大学, 长安汽车 (jieba's words); one that a
+        # word for a place goes on (台湾地区, 上海人, 威海本地) still is
         mentions = [(m.group(0), list(self.by_name[m.group(0)])) for m in self._pattern.finditer(text)
-                    if m.start() in boundaries and m.end() in boundaries]
+                    if m.start() in boundaries and (m.end() in boundaries or _place_word_after(text, m.end(), boundaries))]
         known_codes = {p.code for p in known}
         chosen: list[Place] = []
         for i, (written, candidates) in enumerate(mentions):
@@ -126,6 +127,15 @@ _GAZETTEER: Gazetteer | None = None
 # (光明 1219, 朝阳 767, 天河 655, 白云 389, 南山 310) unless written in full; 昆山 148, 常熟 146, 江阴 210,
 # 黄岛 135, 荣成 26 are place names. Frequencies of jieba's bundled dict.txt.
 ORDINARY_WORD_FREQ = 300
+
+
+PLACE_TAILS = ("地区", "地方", "境内", "本地", "当地", "全省", "全市", "籍", "人", "省", "市", "区", "县")
+
+
+def _place_word_after(text: str, end: int, boundaries: set[int]) -> bool:
+    """Whether the word that a place name begins ends in a word for a place (台湾|地区, 上海|人)."""
+    word_end = min((b for b in boundaries if b > end), default=len(text))
+    return text[end:word_end] in PLACE_TAILS
 
 
 def word_boundaries(text: str) -> set[int]:

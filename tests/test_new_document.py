@@ -203,6 +203,9 @@ def test_a_place_name_inside_a_longer_word_is_not_a_place():
     assert places.find("朝阳产业有什么支持？") == []  # 朝阳市 (辽宁) only as a word of its own
     assert places.find("长安汽车有补贴吗") == []
     assert [p.name for p in places.find("朝阳的企业有什么支持？")] == ["朝阳市"]
+    # a word for a place going on from the name keeps it a place
+    assert [p.name for p in places.find("有哪些台湾地区的法规？")] == ["台湾省"]
+    assert [p.name for p in places.find("威海本地企业有什么支持？")] == ["威海市"]
 
 
 def test_an_ellipsis_after_an_ellipsis_completes_from_the_completed_one(client):
