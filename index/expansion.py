@@ -47,6 +47,26 @@ def lexicon() -> tuple[tuple[re.Pattern[str], str], ...]:
 QUERY_FILLER: frozenset[str] = _words_file(FILLER_FILE)
 
 
+# the clauses of a question: 我们是做钓竿的，外国客户要数据，市里有试点吗？ → three
+_CLAUSE = re.compile(r"[，,；;。！!？?]")
+
+
+def asking_clause(query: str) -> str:
+    """The last clause of a question of several (what it asks, after the context the asker gives: 市里
+    在我们这个行业有试点吗 in 我们是做钓竿的，…，市里在我们这个行业有试点吗？); "" for a one-clause question.
+    The lexical query repeats it once, so its words weigh twice (measured on the tuning parts:
+    index/data/README.md)."""
+    clauses = [c for c in _CLAUSE.split(query) if c.strip()]
+    return clauses[-1].strip() if len(clauses) >= 2 else ""
+
+
+def lexical_query(query: str, expand: bool = True) -> str:
+    """What the BM25 side searches for ``query``: the question, its asking clause once more, and (``expand``)
+    the policy terms of its lay phrases. The in-process searcher and Milvus both read it from here."""
+    text = f"{query} {asking_clause(query)}".strip()
+    return f"{text} {expansion_terms(query)}" if expand else text
+
+
 def expansion_terms(query: str) -> str:
     """The policy terms for the lay phrases in ``query`` (space-separated, deduplicated)."""
     terms: list[str] = []

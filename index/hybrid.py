@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index.chunking import Chunk
-from index.expansion import QUERY_FILLER, expansion_terms
+from index.expansion import QUERY_FILLER, expansion_terms, lexical_query
 
 DENSE_CANDIDATES = 400  # chunks read from FAISS when the index is too large to score every vector
 
@@ -83,9 +83,7 @@ class HybridSearcher:
     # -- the two sides ---------------------------------------------------------------
     def lexical_scores(self, query: str, params: FusionParams | None = None) -> np.ndarray:
         params = params or self.params
-        if params.expand_lexical:
-            query = f"{query} {expansion_terms(query)}"
-        tokens = self.tokenizer(query)
+        tokens = self.tokenizer(lexical_query(query, params.expand_lexical))
         if params.drop_filler:
             tokens = [t for t in tokens if t not in QUERY_FILLER]
         if not tokens:

@@ -102,7 +102,7 @@ from index.backends import (
     SentenceHit, VersionError, VersionInfo, check_chunks, measure_uid, public_uri, shared_tokenizer,
 )
 from index.chunking import Chunk
-from index.expansion import QUERY_FILLER, expansion_terms
+from index.expansion import QUERY_FILLER, lexical_query
 from index.hybrid import FusionParams, HybridSearcher
 from index.tokenization import DEFAULT_STOPWORDS, Tokenizer, normalize_text
 
@@ -566,8 +566,7 @@ class MilvusBackend:
 
     def query_words(self, text: str, tokenizer: Tokenizer, analyzer: str, expand: bool) -> str:
         """The lexical query as sent to Milvus: words (or tokens) separated by spaces; "" when none is left."""
-        if expand:
-            text = f"{text} {expansion_terms(text)}"
+        text = lexical_query(text, expand)
         if analyzer == Analyzer.TOKENS.value:
             return " ".join(_alnum_parts(t for t in tokenizer(text) if t not in QUERY_FILLER))
         return " ".join(w for w in tokenizer.words(text) if w not in QUERY_FILLER and w not in DEFAULT_STOPWORDS)
