@@ -190,10 +190,11 @@ class Document:
         kind is "notice", "preamble", "heading", a measure's kind, or "closing".
         """
         spans: list[tuple[int, int, str]] = []
-        notice_end = self.notice.end if self.notice else 0
+        notice = (self.notice.start, self.notice.end) if self.notice else (0, 0)
         if self.notice is not None:
             spans.append((self.notice.start, self.notice.end, "notice"))
-        spans.extend((s.start, s.end, "preamble") for s in self.preamble if s.start >= notice_end)
+        # the preamble outside the notice (before it, too: a line above the 关于印发…的通知 line)
+        spans.extend((s.start, s.end, "preamble") for s in self.preamble if not notice[0] <= s.start < notice[1])
         for section in self.sections:
             if section.heading is not None:
                 spans.append((section.heading.start, section.heading.end, "heading"))

@@ -111,3 +111,11 @@ def test_any_mix_of_real_lines_parses_and_loses_nothing(lines):
     document = parse_document("\n".join(lines), "mix")
     assert_blocks_cover(document)
     assert_sentences_tile(document)
+
+
+def test_a_line_above_the_notice_is_kept_in_the_preamble():
+    # found by the test above: another document's title line above a 关于印发…的通知 line fell between blocks
+    text = "北京市促进中小企业发展条例\n郑州市人民政府办公厅关于印发郑州市加快数字经济发展若干措施的通知\n2026年3月2日"
+    document = parse_document(text, "mix")
+    assert_blocks_cover(document)
+    assert_sentences_tile(document)
