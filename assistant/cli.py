@@ -115,8 +115,14 @@ def cmd_ask(args) -> int:
     if response.citations:
         print("\n出处：")
         for c in response.citations:
-            label = f"第{c.measure_number}条" if c.measure_number is not None else c.measure_title
-            print(f"- 《{c.doc_title}》{label}「{c.measure_title}」 责任单位：{'、'.join(c.departments) or '—'}")
+            # as the answer names it: 第五条 as written, 第9条 for numbering that runs on, 三、（四） otherwise
+            label = c.measure_label if (c.measure_label or "").startswith("第") else \
+                f"第{c.measure_number}条" if c.measure_number is not None and (c.measure_key or "").isdigit() else \
+                c.measure_label or ""
+            # a record without a title of its own carries its label as title (第七条): shown once
+            title = f"「{c.measure_title}」" if c.measure_title and c.measure_title != label else ""
+            number = f"（{c.doc_number}）" if c.doc_number else ""
+            print(f"- 《{c.doc_title}》{number}{label}{title} 责任单位：{'、'.join(c.departments) or '—'}")
     return 0
 
 

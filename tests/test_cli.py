@@ -38,6 +38,8 @@ def test_ask_text_shows_sources(capsys, assistant):
     out = capsys.readouterr().out
     assert "第14条「强化金融助力」" in out
     assert "出处：" in out
+    # each source names its document with its 文号, the measure once
+    assert "（威政办字〔2026〕10号）第14条「强化金融助力」 责任单位：" in out.split("出处：")[1]
 
 
 def test_search(capsys, assistant):
