@@ -266,9 +266,10 @@ def short_title(document: Document, places: list[Place], words=None) -> str:
     stripped = True
     while stripped:
         stripped = False
-        for name in names:
+        for name in names:  # longest first on what is left: 济南市历下区 → 历下区…, then 历下区 (not 历下) goes
             if name and title.startswith(name) and len(title) > len(name):
                 title, stripped = title[len(name):], True
+                break
     kind = next((t for t in DOC_TYPES if title.endswith(t)), "")
     core = title[: len(title) - len(kind)] if kind else title
     latin = _LATIN.findall(core)

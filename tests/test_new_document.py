@@ -248,3 +248,10 @@ def test_a_unit_with_two_names_is_found_by_either():
     table = alias_table(["市市场监管局（市知识产权局）", "市中级人民法院"])
     for asked in ("市市场监管局", "市知识产权局", "知识产权局", "市场监管局"):
         assert table[asked] == "市市场监管局（市知识产权局）"
+
+
+def test_an_english_refusal_counts_the_documents_it_names_a_few_of(client):
+    body = ask(client, "What is the weather in Jinan tomorrow?")
+    assert body["found"] is False
+    assert "They hold 4 document(s):" in body["answer"]  # the seed, 青岛, 历下区, 山东省
+    assert "《历下区中小企业引进人才暂行办法》" in body["answer"]  # 济南市历下区… less the places, once

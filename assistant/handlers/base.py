@@ -176,8 +176,10 @@ class Context:
         if lang != "zh" and text is None:
             from assistant.language import template
 
-            documents = "、".join(f"《{i.short_title}》" for i in self.catalog.infos[:6])
-            return AskResponse(answer=template(lang, "refusal", documents=documents), found=False, intent="refusal",
+            infos = self.catalog.infos
+            documents = "、".join(f"《{i.short_title}》" for i in infos[:6]) + ("…" if len(infos) > 6 else "")
+            return AskResponse(answer=template(lang, "refusal", documents=documents, n=len(infos)), found=False,
+                               intent="refusal",
                                citations=[])
         answer = text or ("抱歉，已收录的政策文件中没有找到与这个问题相关的内容，无法据此回答。"
                           + self.coverage(scope) + "如需其他政策，请咨询相关主管部门。")
