@@ -19,7 +19,7 @@ NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MEASURE_MENTION = re.compile(r"第\s*(\d+)\s*条|Measure\s+(\d+)|제\s*(\d+)\s*조")
 # Counts the answering makes itself (共3项, 合计21条编号措施, 2份文件): not figures of any policy.
 COUNT_MENTION = re.compile(r"(?:共有?|以下|合计|分属|另有)\s*(\d+)\s*(?:项|条|个|份|件|部分)|(\d+)份文件|[（(](\d+)项[）)]"
-                           r"|(\d+) measures|조치 (\d+)개")
+                           r"|(\d+) measures|조치 (\d+)개|(\d+) document\(s\)|문서 (\d+)건")
 LIST_MARKER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 
 

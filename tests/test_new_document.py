@@ -255,3 +255,6 @@ def test_an_english_refusal_counts_the_documents_it_names_a_few_of(client):
     assert body["found"] is False
     assert "They hold 4 document(s):" in body["answer"]  # the seed, 青岛, 历下区, 山东省
     assert "《历下区中小企业引进人才暂行办法》" in body["answer"]  # 济南市历下区… less the places, once
+    from assistant.answers import unsupported_figures
+
+    assert unsupported_figures(body["answer"], []) == []  # the count is one the answer made, not a figure
