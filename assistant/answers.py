@@ -188,9 +188,10 @@ def departments_line(evidence: list[Evidence], namer: Namer, lead_asked: bool = 
     Several measures (of several documents, say) with different units: each measure's units after its
     name, never one merged list that would lend one document's units to another's measure. Where the
     quoted clauses carry their own 责任单位 (``clause_units``), those are the answer, and the line says so."""
-    if len(evidence) == 1 and clause_units(evidence[0]):
+    units = clause_units(evidence[0]) if len(evidence) == 1 else []
+    if units:
         e = evidence[0]
-        return (f"责任单位：{'、'.join(clause_units(e))}（见{namer.measure(e.document, e.measure)}中所引内容；"
+        return (f"责任单位：{'、'.join(units)}（见{namer.measure(e.document, e.measure)}中所引内容；"
                 f"该条整体的责任单位为{departments_text(e.measure)}）。")
     if len(evidence) == 1 or len({departments_text(e.measure) for e in evidence}) == 1:
         refs = "、".join(namer.measure(e.document, e.measure) for e in evidence)

@@ -70,10 +70,6 @@ class Gazetteer:
     def is_within(self, place: Place, ancestor: Place) -> bool:
         return any(p.code == ancestor.code for p in self.chain(place))
 
-    def mentions(self, text: str) -> list[tuple[str, list[Place]]]:
-        """Place names in ``text`` (longest first, no overlap): (as written, the places it may be)."""
-        return [(m.group(0), list(self.by_name[m.group(0)])) for m in self._pattern.finditer(text)]
-
     def find(self, text: str, known: list[Place] = ()) -> list[Place]:
         """The places ``text`` names, one per mention, each narrowed by the others.
 
@@ -84,10 +80,11 @@ class Gazetteer:
         several places keeps the one inside another mentioned place, else one of the ``known``
         places, else all of them.
         """
-        boundaries = word_boundaries(text)
+        found = list(self._pattern.finditer(text))
+        boundaries = word_boundaries(text) if found else set()  # jieba only when a name is there at all
         # a name inside a longer word is not a place: 朝阳产业, 中山大学, 长安汽车 (jieba's words); one that a
         # word for a place goes on (台湾地区, 上海人, 威海本地) still is
-        mentions = [(m.group(0), list(self.by_name[m.group(0)])) for m in self._pattern.finditer(text)
+        mentions = [(m.group(0), list(self.by_name[m.group(0)])) for m in found
                     if m.start() in boundaries and (m.end() in boundaries or _place_word_after(text, m.end(), boundaries))]
         known_codes = {p.code for p in known}
         chosen: list[Place] = []

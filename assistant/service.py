@@ -19,7 +19,6 @@ from assistant.handlers.lists import matching_measures
 from assistant.conversation import referent
 from assistant.intents import list_topic, route, route_foreign, topic_words
 from assistant.language import chinese_terms, detect as detect_language
-from assistant.places import LatinPlaces
 from assistant.models import (
     AskResponse, Citation, DepartmentOut, DocumentOut, MeasureOut, MeasureRef, NoticeOut, RoleOut, SentenceOut,
     TargetOut,
@@ -468,22 +467,9 @@ class PolicyAssistant:
         """An English question that names a place in pinyin (Qingdao, Tai'an, Shandong, Kunshan) is scoped as
         the Chinese name would be: that place's documents and those of the levels above, refused where none
         applies. Korean: every document."""
-        gazetteer = catalog.gazetteer
-        if lang != "en" or gazetteer is None:
+        if lang != "en" or catalog.latin_places is None:
             return EVERYTHING
-        latin = catalog.__dict__.get("_latin_places")
-        if latin is None:  # once per index state
-            known = [i.place for i in catalog.infos if i.place is not None]
-            # every province and city (Nanjing, Shanghai: a place no document covers is refused as in
-            # Chinese), and the counties inside a document's place (Kunshan with a 苏州 document)
-            places = {p.code: p for p in gazetteer.places.values()
-                      if p.level != "county" or any(gazetteer.is_within(p, k) for k in known)}
-            chains = {p.code: p for k in known for p in gazetteer.chain(k)}
-            places.update(chains)
-            related = frozenset(code for code, p in places.items()  # a document's place, above or inside it
-                                if code in chains or any(gazetteer.is_within(p, k) for k in known))
-            latin = catalog.__dict__["_latin_places"] = LatinPlaces(list(places.values()), preferred=related)
-        names = latin.find(question)
+        names = catalog.latin_places.find(question)
         return resolve_scope("、".join(names), catalog) if names else EVERYTHING
 
     def _earlier_scope(self, conversation: Conversation, context: Context) -> Scope | None:

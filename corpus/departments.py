@@ -34,16 +34,15 @@ from typing import Iterable
 import zhconv
 
 from corpus.records import Department
-from corpus.segmentation import repair
+from corpus.segmentation import DEPARTMENT_LABEL, repair
 
 DATA_FILE = Path(__file__).parent / "data" / "departments.json"
 
 _ROLE_LABEL = re.compile(
     r"(?P<label>(?:牵头|责任|配合|协办|协助|参与|主办|承办|实施|主责)(?:单位|部门|主体))\s*[：:]\s*")
-_LINE_MARKER = re.compile(
-    r"^[\s\u3000\u00a0]*(?:牵头|责任|配合|协办|参与|主责)(?:单位|部门)\s*[：:]")
+_LINE_MARKER = re.compile(rf"^[\s\u3000\u00a0]*{DEPARTMENT_LABEL}")
 # a label after a sentence's end on the measure's own line: …每年最高50万元。牵头单位：区科技局；配合单位：…
-_INLINE_LABEL = re.compile(r"(?<=[。；;！!])[\s\u3000]*(?=(?:牵头|责任|配合|协办|参与|主责)(?:单位|部门)\s*[：:])")
+_INLINE_LABEL = re.compile(rf"(?<=[。；;！!])[\s\u3000]*(?={DEPARTMENT_LABEL})")
 _LEAD_NOTE = re.compile(r"(?:列|排)(?:在)?第一(?:位|个)的?(?:者|单位|部门)?.{0,3}?为?牵头")
 _WORDING = re.compile(r"(?P<wording>按职责分工负责|按职责分工|分工负责|牵头负责|共同负责|负责|牵头|配合|协助|参与)$")
 _ANGLE_NOTE = re.compile(r"〈[^〈〉]*〉|<[^<>]*>")

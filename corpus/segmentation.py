@@ -135,8 +135,11 @@ def line_ends_paragraph(line: str) -> bool:
     return not before or before[-1] in TERMINATORS or bool(_MARKER_WORDS.search(group))
 
 
+# the label a list of responsible units opens with (责任单位：, 牵头单位：, 配合部门：), as a regular expression;
+# corpus.departments reads its markers with it too
+DEPARTMENT_LABEL = r"(?:牵头|责任|配合|协办|参与|主责)(?:单位|部门)\s*[：:]"
 # a line that ends with its measure's 责任单位 label and names: …优质服务商200家。责任单位：省工业和信息化厅、省大数据局
-_TRAILING_LABEL = re.compile(r"(?:^|[。；;！!])\s*(?:牵头|责任|配合|协办|参与|主责)(?:单位|部门)\s*[：:][^。；;！!？?]*$")
+_TRAILING_LABEL = re.compile(rf"(?:^|[。；;！!])\s*{DEPARTMENT_LABEL}[^。；;！!？?]*$")
 _MARKER_WORDS = re.compile(r"(?:负责|負責|牵头|牽頭|配合)[^（）()]{0,30}[）)〕]$|(?:单位|部门|單位|部門)\s*[：:]")
 
 

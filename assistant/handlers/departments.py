@@ -56,8 +56,7 @@ def topic_words(asked: Asked, context: Context) -> list[str]:
     rest = DEPARTMENT_LIST.sub(" ", context.catalog.without_departments(asked.text, allowed))
     rest = without_names(rest, scope.names)
     # a word of a scoped document's title names that document, not a topic within it
-    titles = "" if scope.everything else normalize_text("".join(
-        context.catalog.by_id[d].document.title + context.catalog.by_id[d].short_title for d in scope.doc_ids))
+    titles = "" if scope.everything else context.catalog.titles_text(scope.doc_ids)
     # the words that name the records asked for (条目, 条款, 举措) are asking, not a topic
     words = [normalize_text(w) for w in context.content_words(rest, scope)
              if w not in LIST_WORDS_AROUND and not context.catalog.departments_in(w, allowed)]
@@ -67,11 +66,13 @@ def topic_words(asked: Asked, context: Context) -> list[str]:
 def unknown_unit(mention: str, context: Context) -> AskResponse:
     """济南市财政局负责哪些措施？ when no document names that unit: say so, and name the units of the same
     kind the documents do hold (市财政局 of 泰安's and 威海's documents), which are other places' or levels'."""
-    core = re.sub(r"^.*?[省市区县]", "", mention) or mention
+    def core(name: str) -> str:  # the unit without its place and level: 济南市财政局 → 财政局
+        return re.sub(r"^.*?[省市区县]", "", name) or name
+
     same: dict[str, list[str]] = {}
     for info in context.catalog.infos:
         for name in dict.fromkeys(n for m in info.document.measures for n in m.departments):
-            if name != mention and (re.sub(r"^.*?[省市区县]", "", name) or name) == core:
+            if name != mention and core(name) == core(mention):
                 same.setdefault(name, []).append(f"《{info.short_title}》")
     text = f"已收录的文件中没有由“{mention}”负责或参与的措施。"
     if same:
@@ -116,14 +117,15 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
             about = ""
             if on_topic and narrowed:  # 工信局负责的跟船舶有关的措施: those of its measures that name 船舶
                 mine, about = narrowed, "涉及“" + "、".join(on_topic) + "”的"
-            if lead_only and any(r.role == "lead" for m in document.measures for r in m.roles):
-                # 工信局牵头哪些任务？ in a document that says who leads: those it leads
-                mine, about = [m for m in mine if role_of(m, name) == "牵头"], about + "牵头"
+            # 工信局牵头哪些任务？ in a document that says who leads: those it leads; else all, and say so
+            led = lead_only and any(r.role == "lead" for m in document.measures for r in m.roles)
+            if led:
+                mine = [m for m in mine if role_of(m, name) == "牵头"]
             total += len(mine)
             prefix = namer.document(document) if catalog.multi else ""
-            doing = "" if about.endswith("牵头") else "负责或参与"
-            unsaid = "（该文件未区分牵头与配合单位）" if lead_only and not about.endswith("牵头") else ""
-            lines.append(f"{prefix}{name}{doing}的{about}措施共{len(mine)}项{unsaid}：")
+            unsaid = "（该文件未区分牵头与配合单位）" if lead_only and not led else ""
+            what = f"的{about}牵头措施" if led else f"负责或参与的{about}措施"
+            lines.append(f"{prefix}{name}{what}共{len(mine)}项{unsaid}：")
             for i, measure in enumerate(mine, start=1):
                 lines.append(f"{i}. {namer.measure(document, measure, with_document=False)}（{role_of(measure, name)}）")
                 sentence = department_sentence(measure)

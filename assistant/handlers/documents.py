@@ -196,10 +196,11 @@ def answer_documents(asked: Asked, context: Context) -> AskResponse:
         infos = titled or [i for i in infos if i.doc_id in about]
     if not infos:
         return context.refusal(scope, text=scope.uncovered)
+    today = _date(context.today.isoformat())
     if EXPIRED_ASKED.search(asked.text):  # 哪些文件已经过期了？
-        infos, heading = [i for i in infos if i.expired(context.today)], f"截至{_date(context.today.isoformat())}已到期的文件"
+        infos, heading = [i for i in infos if i.expired(context.today)], f"截至{today}已到期的文件"
     elif IN_FORCE_ASKED.search(asked.text):  # 哪些文件还在有效期内？ (no end date written: in force)
-        infos, heading = [i for i in infos if not i.expired(context.today)], f"截至{_date(context.today.isoformat())}仍在有效期内的文件"
+        infos, heading = [i for i in infos if not i.expired(context.today)], f"截至{today}仍在有效期内的文件"
     if not infos:
         return AskResponse(answer=f"{heading}：没有。", found=True, intent="documents", citations=[])
     infos.sort(key=lambda i: i.document.issued_on or "", reverse=True)

@@ -74,8 +74,7 @@ def without_title_words(topic: str, scope: Scope, context: Context) -> str:
     促进就业的若干意见里哪些措施… names 《…促进就业工作的若干意见》; 促进 is left of the naming, not a topic."""
     if scope.everything:
         return topic
-    titles = "".join(_squeeze(context.catalog.by_id[d].document.title) for d in scope.doc_ids
-                     if d in context.catalog.by_id)
+    titles = context.catalog.titles_text(scope.doc_ids)
     kept = [a for a in topic.split("、") if a and _squeeze(a) not in titles]
     return "、".join(kept) if kept else topic
 
