@@ -301,7 +301,16 @@ def _worded(clauses: list[str], namer: Namer) -> tuple[list[Department], str | N
 def _names(text: str) -> list[str]:
     """One 、 list of names; X等有关部门 is two entries (X, 有关部门)."""
     text = re.sub(r"等(?=(?:有关|相关|其他|其它)(?:部门|单位))", "、", text)
-    return _split_top(text, "、/")
+    names = _split_top(text, "、/")
+    # 各区、市政府 is one collective unit (the governments of the districts and county-level cities), written
+    # with 、 between the two levels: a bare 各区 / 各县 names no unit of its own
+    merged: list[str] = []
+    for name in names:
+        if merged and re.fullmatch(r"各[区县市镇乡]", merged[-1]) and re.match(r"[区县市镇乡]", name):
+            merged[-1] += name
+        else:
+            merged.append(name)
+    return merged
 
 
 def find_markers(text: str, start: int, end: int, namer: Namer, problems: list[str] | None = None) -> list[Marker]:

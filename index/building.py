@@ -306,6 +306,11 @@ def open_version(live: Path, load: CorpusLoad, embedder, params: FusionParams | 
         raise IndexStoreError(f"the index in {live} is corrupt ({exc}); {REBUILD_HINT}") from exc
     if len(chunks) != manifest.counts["chunks"] or lexical.count != len(chunks):
         raise IndexStoreError(f"the index in {live} is inconsistent (chunk counts differ); {REBUILD_HINT}")
+    if [c.to_json() for c in chunks] != [c.to_json() for c in chunk_documents(load.documents)]:
+        # same files, read differently: this version of the parser finds other measures, units or sentences
+        # than the one that built the index, whose chunks would quote the wrong spans
+        raise IndexMismatchError(f"the documents are read differently than when the index in {live} was built "
+                                 f"(a newer version of the reader); {REBUILD_HINT}")
     searcher = HybridSearcher(chunks, Tokenizer(user_terms=terms), lexical, dense, embedder, params)
     return LoadedIndex(manifest.version, live, manifest, searcher)
 

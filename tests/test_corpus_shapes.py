@@ -225,3 +225,13 @@ def test_parser_never_raises(text):
     document = parse_document(text, "any")
     assert document.text == text
     assert_nothing_lost(document)
+
+
+def test_collective_government_of_two_levels_is_one_unit():
+    # 各区、市政府 names the governments of the districts and county-level cities: a bare 各区 is no unit
+    document = parse_document("关于稳增长的若干措施\n\n一、扩大投资\n（一）加快项目建设。年内开工项目100个。"
+                              "（责任单位：各区、市政府，市发展改革委）\n（二）保障用地。（责任单位：各县（市、区）人民政府、市财政局）\n",
+                              "levels")
+    assert [m.departments for m in document.measures] == [["各区市政府", "市发展改革委"],
+                                                           ["各县（市、区）人民政府", "市财政局"]]
+

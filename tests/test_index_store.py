@@ -13,6 +13,7 @@ from corpus.loading import load_corpus
 from index.building import DENSE, build_index, ensure_index, open_index
 from index.embedders import make_embedder
 from index.store import MANIFEST as MANIFEST_NAME, IndexMismatchError, IndexMissingError, IndexStoreError, live_version_dir
+from index.store import sha256_file
 
 SMALL = """小企业扶持办法
 
@@ -194,6 +195,27 @@ def test_an_index_built_with_other_word_lists_is_rebuilt_saying_so(corpus, tmp_p
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="stopwords.txt"):
         open_index(root, load, embedder)
+
+
+def test_an_index_whose_chunks_another_reader_made_is_rebuilt_saying_so(corpus, tmp_path, embedder):
+    """Same files, read differently (a newer parser finds other units or sentences): the stored chunks would
+    quote the wrong spans, so they are compared with the records of today's reading."""
+    root = tmp_path / "index"
+    load = load_corpus(corpus)
+    built = build_index(load, root, embedder)
+    path = built.path / "chunks.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows[0]["text"] += "（责任单位：市财政局）"  # what an older reader might have stored
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    manifest = json.loads((built.path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest["artifacts"][path.name] = sha256_file(path)  # a whole, valid index, only read differently
+    (built.path / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="read differently"):
+        open_index(root, load, embedder)
+    said: list[str] = []
+    rebuilt = ensure_index(root, load, embedder, say=said.append)
+    assert rebuilt.version != built.version and any("rebuilding" in line for line in said), said
+    assert rebuilt.manifest.embedded == 0  # every vector is reused: the texts did not change
 
 
 def test_a_new_document_embeds_only_its_own_sentences(corpus, tmp_path, embedder):
