@@ -68,7 +68,7 @@ LIST_WORDS = re.compile(
 LIST_WORDS_AROUND = _words("list_around.txt")
 LIST_SEPARATORS = frozenset("、 / 和 与 及 以及 或 或者 ， ,".split())
 FOLLOWUP = re.compile(r"^(?:那|那么|还有|另外|再|其他|其它|别的|具体|这|该|它|上述|刚才|上面|前面)|这条|该条|这项|这个|这些|上述|刚才|它的|还有")
-ASK_DEPARTMENT = re.compile(r"(?:哪个|哪些|哪几个|什么|哪家)(?:部门|单位|机构|机关)|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|主管部门|归谁|归哪|由谁")
+ASK_DEPARTMENT = re.compile(r"(?:哪个|哪些|哪几个|什么|哪家)(?:部门|单位|机构|机关)|谁负责|谁管|找谁|找哪|责任单位|负责单位|牵头单位|配合单位|参与单位|协办单位|主管部门|归谁|归哪|由谁")
 # 牵头单位是谁？ asks for the lead alone; 由谁牵头，哪些单位负责？ asks for the others too
 ASK_OTHERS = re.compile(r"配合|参与|协同|责任单位|哪些单位负责|其他|其余|还有")
 
@@ -79,7 +79,9 @@ def asks_lead_only(question: str) -> bool:
 
 
 # a unit asked about by name (济南市财政局负责哪些…, 省财政厅参与了什么): a place or level, a core, a unit word
-UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给])[\u4e00-\u9fff]){1,10}?(?:局|厅|委员会|办公室|管委会|中心|总署|署|部))"
+# 和 inside a unit's name (经济和信息化厅) but not between two units (财政局和工信局)
+UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给])[\u4e00-\u9fff]|(?<![局厅委办部会心署])和){1,12}?"
+                        r"(?:局|厅|委员会|办公室|管委会|中心|总署|署|部))"
                         r"(?:在[^，。？?]{0,20})?(?:负责|参与|牵头|配合|管)")
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
 FIGURE_ASKED = re.compile(r"(?P<figure>\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
@@ -239,8 +241,10 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     points = [m for m in FOLLOWUP.finditer(q) if not (m.group() == "这些" and m.start() > 0)]
     if has_history and (points or not topic_words(topic_q, words)):
         return Intent("followup", **flags)
-    if (POINTS_BACK.search(q) or FOLLOWUP.search(q)) and not topic_words(topic_q, words):
-        return Intent("followup", **flags)  # 这条由哪个部门负责？ with nothing before it: ask which one
+    asks_of_nothing = (flags["asks_department"] or flags["asks_figure"]) and not strip  # no document named
+    if (POINTS_BACK.search(q) or FOLLOWUP.search(q) or asks_of_nothing) and not topic_words(topic_q, words):
+        # 这条由哪个部门负责？ / 配合单位有哪些？ / 最高多少钱？ with nothing before them: ask which one
+        return Intent("followup", **flags)
     bare = bare_keyword(q)
     if bare:  # 房车, LNG, 碳纤: every measure that mentions it, as the lookup lists them
         return Intent("list", topic=bare, **flags)

@@ -84,9 +84,10 @@ _PHRASE_START = re.compile(r".*[由对在为将把向从给和与及的、，,]"
 
 
 def defined_terms(texts) -> dict[str, tuple[str, ...]]:
-    """term → the terms it stands for, from the documents' own definitions, both ways.
+    """term → the terms it stands for, from the documents' own definitions.
 
-    ``中小企业发展专项资金（以下简称专项资金）`` gives 专项资金 ↔ 中小企业发展专项资金;
+    ``中小企业发展专项资金（以下简称专项资金）`` gives 中小企业发展专项资金 → 专项资金 (not back: 专项资金 asked
+    would then favour the defining article over the one on what is asked);
     ``OPC（One Person Company，一人公司）`` gives OPC ↔ 一人公司 (the Chinese glosses of 2-10 characters
     inside the parenthesis after a Latin abbreviation; the long form starts after the last 由, 对, 的 … before
     it, so a leading verb stays: 设立…专项资金). A question in one form then also searches the
@@ -103,7 +104,9 @@ def defined_terms(texts) -> dict[str, tuple[str, ...]]:
         for match in _SHORT_FOR.finditer(text):
             long = _PHRASE_START.sub("", match.group("long"))
             if len(long) > len(match.group("short")) >= 2:
-                add(long, match.group("short").strip())
+                # one way only: the document says the short form from then on, so a question in the short form
+                # finds its articles as asked; the long form would only favour the article that defines it
+                pairs.setdefault(long, {})[match.group("short").strip()] = None
         for match in _GLOSSED.finditer(text):
             for part in re.split(r"[，,、；;]", match.group("inner")):
                 part = part.strip()

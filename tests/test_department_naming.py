@@ -39,8 +39,23 @@ TAICANG = "taicang_2026_ai-opc-action-plan"
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, policyqa_home):
     files = [SAMPLES / f"{doc}.txt" for doc in (SUPERVISION, BONDED, TAIAN, WUHAN, EMPLOY, TAICANG)]
-    with client_over(corpus_of(tmp_path_factory.mktemp("department-naming"), files), policyqa_home) as test_client:
+    folder = corpus_of(tmp_path_factory.mktemp("department-naming"), files)
+    (folder / f"{FUND}.txt").write_text(FUND_TEXT, encoding="utf-8")
+    with client_over(folder, policyqa_home) as test_client:
         yield test_client
+
+
+# a 办法 whose articles name their units only in the text (no 责任单位 line anywhere)
+FUND = "zhejiang_fund_rules"
+FUND_TEXT = """浙江省中小企业专项资金管理办法
+
+第一条 为规范和加强浙江省中小企业发展专项资金（以下简称专项资金）管理，制定本办法。
+第二条 本办法适用于省级财政安排的专项资金。
+第三条 省财政厅负责专项资金的预算管理，会同省经济和信息化厅制定资金分配方案。
+第四条 省经济和信息化厅负责提出年度支持重点，组织项目申报和审核。
+第五条 对国家级专精特新“小巨人”企业给予一次性奖励100万元。
+第六条 评审结果在省经济和信息化厅网站公示，公示期不少于5个工作日。
+"""
 
 
 def keys_of(body: dict, doc_id: str) -> set[str]:
@@ -161,3 +176,21 @@ def test_a_unit_no_document_names_is_said_to_be_absent(client, question, unit, s
     assert f"没有由“{unit}”负责或参与的措施" in body["answer"]
     if same_kind:
         assert f"同类单位有：{same_kind}" in body["answer"] and "不能代替" in body["answer"]
+
+
+def test_a_unit_named_only_in_the_articles_text_is_found_there(client):
+    # no article lists 省财政厅 as its 责任单位; the text says what it does: quoted, and said to be the text
+    body = ask(client, "省经济和信息化厅负责什么？")
+    assert body["found"] is True and keys_of(body, FUND) == {"3", "4", "6"}, body["answer"]
+    assert "正文中写到省经济和信息化厅" in body["answer"] and "未列为其责任单位" in body["answer"]
+    body = ask(client, "浙江省财政厅负责哪些条款？")  # the articles write 省财政厅
+    assert keys_of(body, FUND) == {"3"} and "省财政厅负责专项资金的预算管理" in body["answer"]
+    # a unit of another place is not found through the level alone (泰安's documents say 市财政局)
+    body = ask(client, "济南市财政局负责哪些措施？")
+    assert body["found"] is False and "没有由“济南市财政局”" in body["answer"]
+
+
+def test_a_term_the_document_abbreviates_finds_the_article_on_what_is_asked(client):
+    # 专项资金 (以下简称) is used by every article: the one defining it is not favoured
+    body = ask(client, "专项资金评审结果公示几天？")
+    assert body["citations"][0]["doc_id"] == FUND and body["citations"][0]["measure_key"] == "6", body["answer"]

@@ -254,7 +254,25 @@ NOTHING_TO_REFER_TO = [
     ("上面说的那条，该找哪个部门办？", None),
     ("它的牵头单位是哪个？", None),
     ("这个由谁负责？", []),
+    ("配合单位有哪些？", None),  # asking words alone, no pointer: still about a measure not named
+    ("最高多少钱？", []),
 ]
+
+
+# asking words alone after an answer ask about the measure cited (最高多少钱？ 配合单位有哪些？), not the corpus
+ASKING_ONLY = [
+    ("第10条是什么？", 10, "配合单位有哪些？"),
+    ("第14条讲的是什么？", 14, "最高多少钱？"),
+    ("第4条是什么？", 4, "牵头单位是谁？"),
+]
+
+
+@pytest.mark.parametrize("first,number,question", ASKING_ONLY, ids=[f"{a[0]}→{a[2]}" for a in ASKING_ONLY])
+def test_asking_words_alone_follow_the_measure_cited(assistant, first, number, question):
+    history, before = history_after(assistant, first)
+    assert cited(before)[:1] == [number], cited(before)
+    response = assistant.ask(question, history=history)
+    assert response.intent == "followup" and cited(response) == [number], (response.intent, cited(response))
 
 
 @pytest.mark.parametrize("question,history", NOTHING_TO_REFER_TO,

@@ -63,6 +63,37 @@ def topic_words(asked: Asked, context: Context) -> list[str]:
     return [w for w in words if w not in titles]
 
 
+def named_in_text(names, context: Context, allowed) -> AskResponse | None:
+    """省财政厅负责哪些工作？ over a 办法 whose articles name their units only in the text (第四条 省财政厅负责
+    专项资金的预算管理): the articles whose sentences name the unit, each quoted, said to be found in the text
+    (no 责任单位 line of theirs lists it). None when no sentence names it. A place before the level
+    (浙江省财政厅) is also looked for without it (省财政厅), as articles write it."""
+    lines, citations = [], []
+    for name in names:
+        level = re.search(r"[省市区县](?=.{2,})", name[1:])
+        place = name[:level.start() + 1] if level else ""  # 浙江 of 浙江省财政厅
+        for info in context.catalog.infos:
+            if allowed is not None and info.doc_id not in allowed:
+                continue
+            own = place and info.place is not None and info.place.name.startswith(place)
+            variants = [name, name[len(place):]] if own else [name]
+            found = [(m, s) for m in info.document.measures for s in m.sentences if s.kind == "sentence"
+                     and any(normalize_text(v) in normalize_text(s.text) for v in variants)]
+            by_measure = {}
+            for measure, sentence in found:
+                by_measure.setdefault(measure.key, (measure, sentence))
+            if not by_measure:
+                continue
+            prefix = context.namer.document(info.document) if context.catalog.multi else ""
+            lines.append(f"{prefix}正文中写到{name}的条款共{len(by_measure)}项（未列为其责任单位，以下为原文）：")
+            for i, (measure, sentence) in enumerate(by_measure.values(), start=1):
+                lines.append(f"{i}. {context.namer.measure(info.document, measure, with_document=False)}：“{sentence.text}”")
+                citations.append(context.cite(Evidence(info.document, measure, [sentence], 1.0), quote=sentence.text))
+    if not citations:
+        return None
+    return AskResponse(answer="\n".join(lines), found=True, intent="department", citations=citations)
+
+
 def unknown_unit(mention: str, context: Context) -> AskResponse:
     """济南市财政局负责哪些措施？ when no document names that unit: say so, and name the units of the same
     kind the documents do hold (市财政局 of 泰安's and 威海's documents), which are other places' or levels'."""
@@ -85,7 +116,8 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
     catalog, scope, namer = context.catalog, asked.scope, context.namer
     allowed = None if scope.everything else set(scope.doc_ids)
     if asked.intent.mentions and not asked.intent.departments:
-        return unknown_unit(asked.intent.mentions[0], context)
+        return named_in_text(asked.intent.mentions[:1], context, allowed) or unknown_unit(asked.intent.mentions[0],
+                                                                                         context)
     if asks_beyond_the_measures(asked, context):
         return context.refusal(scope)
     # a unit inside the naming of a document (国务院办公厅…通知里财政部负责什么) is not the one asked about
@@ -97,6 +129,9 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
                         for d in catalog.documents if allowed is None or d.doc_id in allowed}
         per_document = {k: v for k, v in per_document.items() if v}
     if not per_document:
+        in_text = named_in_text(asked.intent.departments or asked.intent.mentions, context, allowed)
+        if in_text is not None:
+            return in_text
         names = "、".join(asked.intent.departments or asked.intent.mentions) or "该部门"
         where = "所问文件中" if not scope.everything else "已收录的文件中"
         return AskResponse(answer=f"{where}没有由{names}负责或参与的措施。", found=False, intent="department",

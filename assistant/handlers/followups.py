@@ -48,7 +48,9 @@ def answer_followup(asked: Asked, context: Context) -> AskResponse:
     if intent.asks_department:
         # each measure with its own units and roles: two measures' units are never merged into one list
         lead_asked = asks_lead_only(asked.text)
-        answer = "；".join(f"{namer.measure(d, m)}的{answers.responsibility(m, lead_asked)}" for d, m in pairs) + "。"
+        said = [(namer.measure(d, m), answers.responsibility(m, lead_asked)) for d, m in pairs]
+        # 第10条的责任单位：… / 第10条：未列明牵头单位，责任单位：…
+        answer = "；".join(f"{who}{'：' if what.startswith('未列明') else '的'}{what}" for who, what in said) + "。"
         citations = []
         for document, measure in pairs:
             sentence = department_sentence(measure)
