@@ -25,6 +25,7 @@ DATA = Path(__file__).parent / "data"
 _TITLE_WORDS = json.loads((DATA / "title_words.json").read_text(encoding="utf-8"))
 DOC_TYPES: tuple[str, ...] = tuple(sorted(_TITLE_WORDS["doc_types"], key=len, reverse=True))
 DOC_WORDS: tuple[str, ...] = tuple(_TITLE_WORDS["doc_words"])
+WEAK_DOC_WORDS: frozenset[str] = frozenset(_TITLE_WORDS["weak_doc_words"])  # every measure is one: no document alone
 GENERIC_TITLE_WORDS: tuple[str, ...] = tuple(sorted(_TITLE_WORDS["generic"], key=len, reverse=True))
 SEPARATE_JURISDICTIONS: frozenset[str] = frozenset(_TITLE_WORDS.get("separate_jurisdictions", ()))
 _YEARS = re.compile(r"[（(]\s*\d{4}\s*[-—–~～至]\s*\d{4}\s*年?\s*[）)]|[（(](?:试行|暂行|試行)[）)]|\d{4}\s*年|\d{4}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from assistant.catalog import DOC_TYPES
+from assistant.catalog import DOC_WORDS as DOCUMENT_WORDS
 from corpus.departments import find_departments as _find_departments
 from corpus.numerals import to_int
 from index.tokenization import normalize_text
@@ -62,7 +63,7 @@ DOCUMENTS_ABOUT = re.compile(r"(?:关于|有关|涉及|针对|支持)(?P<topic>[
 DOCUMENT_LIST_WORDS = _words("document_list.txt")
 DEPARTMENT_LIST = re.compile(r"负责|参与|承担|牵头|管|涉及|职责|有哪些|哪些|什么|多少|几条|几项|相关")
 LIST_WORDS = re.compile(
-    r"哪些(?:措施|条|政策|条款|任务|举措)|哪几条|哪几项|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|所有|全部|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
+    r"哪些(?:措施|条|政策|条款|任务|举措)|哪些(?:关于|有关|涉及|针对|跟|和|与)[^，。？?]{1,12}?的?(?:措施|条款|任务|举措|政策)|哪几条|哪几项|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|所有|全部|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
 )
 # Words around the subject of a list question (所有跟新能源有关的措施有哪些 → 新能源).
 LIST_WORDS_AROUND = _words("list_around.txt")
@@ -163,6 +164,9 @@ def without_names(question: str, names: tuple[str, ...]) -> str:
         topic = re.sub("的?".join(re.escape(c) for c in name), " ", topic, flags=re.IGNORECASE)
     for kind in DOC_TYPES:  # 行动方案, 实施意见: what kind of document, not what it is about
         topic = topic.replace(kind, " ")
+    if names:  # 那个文件, 这份 after the words that named it: pointing at the document, no topic either
+        for word in sorted((w for w in DOCUMENT_WORDS if len(w) >= 2), key=len, reverse=True):
+            topic = topic.replace(word, " ")
     return topic
 
 

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-from assistant.catalog import DOC_TYPES, DOC_WORDS, Catalog, DocInfo
+from assistant.catalog import DOC_TYPES, DOC_WORDS, WEAK_DOC_WORDS, Catalog, DocInfo
 from assistant.places import Place
 from index.tokenization import normalize_text
 
@@ -166,9 +166,13 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
             df[word] = df.get(word, 0) + 1
     scores: dict[str, float] = {}
     hits_of: dict[str, list[str]] = {}
-    from index.expansion import expansion_terms
+    from index.expansion import expansion_terms, lay_phrases
 
-    lay = {normalize_text(t) for t in expansion_terms(q).split()}  # 个税 → 个人所得税: a title word said the lay way
+    # 个税 → 个人所得税: a title word said the lay way, when the question speaks of a document (那个文件, 办法);
+    # 措施 and 政策 alone name none (哪些措施有奖励100万元 is no question about the 专项资金 办法)
+    named_document = any(word in tokens or (len(word) > 2 and word in q) for word in DOC_WORDS
+                         if word not in WEAK_DOC_WORDS) or bool(tokens & (set(DOC_TYPES) - WEAK_DOC_WORDS))
+    lay = {normalize_text(t) for t in expansion_terms(q).split()} if named_document else set()
     unnamed = catalog.without_departments(q)  # 市民营经济发展局负责哪些: 经济 there is a department's word
     for info in catalog.infos:
         hits = [w for w in info.keywords if w in unnamed or w in lay]
@@ -179,8 +183,10 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
         return set(), False, []
     best = max(scores.values())
     chosen = {doc_id for doc_id, score in scores.items() if score >= 0.8 * best}
+    # a title word said the lay way names the document by the words written (个税, not 个人所得税)
     return chosen, False, [span for d in chosen for w in hits_of[d]
-                           for span in _title_spans(q, w, _squeeze(catalog.info(d).document.title))]
+                           for span in _title_spans(q, w, _squeeze(catalog.info(d).document.title))
+                           + ([] if w in unnamed else lay_phrases(q, w))]
 
 
 def _title_spans(q: str, word: str, title: str) -> list[str]:

@@ -76,6 +76,12 @@ def expansion_terms(query: str) -> str:
     return " ".join(dict.fromkeys(terms))
 
 
+def lay_phrases(query: str, term: str) -> list[str]:
+    """The phrases of ``query`` that stand for the policy ``term`` (个税 in 个税那个文件 for 个人所得税)."""
+    return list(dict.fromkeys(m.group() for pattern, terms in lexicon() if term in terms.split()
+                              for m in pattern.finditer(query) if m.group()))
+
+
 # Terms a document defines for itself: 中小企业发展专项资金（以下简称专项资金）, OPC（One Person Company，一人公司）.
 _SHORT_FOR = re.compile(r"(?P<long>[\u4e00-\u9fffA-Za-z0-9]{2,30})[（(](?:以下)?简称[：:]?[“\"「]?"
                         r"(?P<short>[^”\"」）)，,、；;]{1,12})[”\"」]?[）)]")

@@ -194,3 +194,17 @@ def test_a_term_the_document_abbreviates_finds_the_article_on_what_is_asked(clie
     # 专项资金 (以下简称) is used by every article: the one defining it is not favoured
     body = ask(client, "专项资金评审结果公示几天？")
     assert body["citations"][0]["doc_id"] == FUND and body["citations"][0]["measure_key"] == "6", body["answer"]
+
+
+def test_a_lay_word_names_no_document_unless_a_document_is_spoken_of(client):
+    # 奖励 stands for 专项资金 (index/data/expansion.tsv), a word of the 办法's title; 哪些措施 speaks of
+    # no document, so every document that names 奖励 is listed, not the 办法 alone
+    body = ask(client, "哪些措施有奖励？")
+    assert body["intent"] == "list" and FUND in {c["doc_id"] for c in body["citations"]}
+    assert {SUPERVISION, WUHAN} <= {c["doc_id"] for c in body["citations"]}, body["answer"][:300]
+
+
+def test_a_list_asked_with_the_topic_after_which(client):
+    # 有哪些关于X的措施 / 哪些跟X有关的条款 are lists (they were searched, cut at the relevance band)
+    body = ask(client, "有哪些关于专项资金的条款？")
+    assert body["intent"] == "list" and keys_of(body, FUND) >= {"1", "2", "3"}, body["answer"][:300]
