@@ -34,6 +34,8 @@ NUMERAL = r"[0-9０-９一二三四五六七八九十百两]+"
 MEASURE_REF = re.compile(
     rf"第\s*(?P<a>{NUMERAL})\s*(?:条|條|項|项|点)|(?:措施|条款)\s*(?P<b>{NUMERAL})(?![0-9０-９%％万亿个家项])"
     rf"|(?P<c>{NUMERAL})\s*号措施"
+    # a measure's label as the document writes it: （十三）讲什么？ 福山区措施（十三）
+    r"|[（(](?P<d>[一二三四五六七八九十]{1,3})[）)](?=\s*(?:是|讲|说|规定|的内容|内容|怎么|有什么|呢|由|条|项|$|[？?]))"
 )
 PART_REF = re.compile(rf"第\s*(?P<n>{NUMERAL})\s*(?:部分|章|大项|板块|方面)")
 SAFEGUARDS = re.compile(r"保障措施")

@@ -458,7 +458,11 @@ class PolicyAssistant:
             scope = self._earlier_scope(conversation, context) or scope
         elif has_history and scope.everything and intent.kind == "measure" and ELLIPSIS.match(as_asked.strip()):
             scope = self._earlier_scope(conversation, context) or scope  # 第二条呢？: of the document just cited
-        if intent.kind in ("measure", "part", "docfact", "department") or names_own_document(question, scope):
+        # 福山区政府配合哪些任务？: a unit that only a document of the level above names (烟台's plan) keeps it
+        held_above = intent.kind == "department" and intent.departments and scope.own \
+            and not catalog.departments_in(question, set(scope.own))
+        if (intent.kind in ("measure", "part", "docfact", "department") and not held_above) \
+                or names_own_document(question, scope):
             scope = own_documents(scope)
         return Asked(question, intent, scope, conversation, top_k or DEFAULT_TOP_K)
 

@@ -41,8 +41,21 @@ def client(tmp_path_factory, policyqa_home):
     files = [SAMPLES / f"{doc}.txt" for doc in (SUPERVISION, BONDED, TAIAN, WUHAN, EMPLOY, TAICANG)]
     folder = corpus_of(tmp_path_factory.mktemp("department-naming"), files)
     (folder / f"{FUND}.txt").write_text(FUND_TEXT, encoding="utf-8")
+    (folder / f"{SUZHOU}.txt").write_text(SUZHOU_TEXT, encoding="utf-8")
     with client_over(folder, policyqa_home) as test_client:
         yield test_client
+
+
+# a plan of the city above 太仓 that names 太仓's government as a 配合单位
+SUZHOU = "suzhou_port_plan"
+SUZHOU_TEXT = """苏州市港口物流提升工作方案
+
+一、重点任务
+1. 建设港口物流园区。推动太仓港建设集装箱物流园区，新增堆场面积10万平方米。
+牵头单位：市交通运输局；配合单位：太仓市人民政府、市商务局
+2. 发展海铁联运。开通海铁联运班列5条。
+牵头单位：市交通运输局；配合单位：苏州海关
+"""
 
 
 # a 办法 whose articles name their units only in the text (no 责任单位 line anywhere)
@@ -208,3 +221,15 @@ def test_a_list_asked_with_the_topic_after_which(client):
     # 有哪些关于X的措施 / 哪些跟X有关的条款 are lists (they were searched, cut at the relevance band)
     body = ask(client, "有哪些关于专项资金的条款？")
     assert body["intent"] == "list" and keys_of(body, FUND) >= {"1", "2", "3"}, body["answer"][:300]
+
+
+def test_a_places_unit_named_by_the_level_above_is_found_there(client):
+    # 太仓 has a document of its own, but only 苏州's plan names 太仓市人民政府 (as 配合单位)
+    body = ask(client, "太仓市人民政府配合哪些任务？")
+    assert body["found"] is True and keys_of(body, SUZHOU) == {"1"}, body["answer"][:300]
+
+
+@pytest.mark.parametrize("question", ["苏州港口物流方案（二）讲什么？", "（二）是什么？"])
+def test_a_measure_asked_by_its_label_as_written(client, question):
+    body = ask(client, question)
+    assert body["intent"] == "measure" and "2" in keys_of(body, SUZHOU), body["answer"][:300]
