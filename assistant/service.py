@@ -521,8 +521,8 @@ def neighbour_measure(question: str, conversation: Conversation, catalog: Catalo
     if measure not in numbered or len({m.number for m in numbered}) < len(numbered):
         return None  # numbering that restarts in each part (三、（一）): 第N条 would not name one measure
     at = numbered.index(measure) + (-1 if match.group("which") in ("上一条", "前一条") else 1)
-    if not 0 <= at < len(numbered):
-        return None
+    if not 0 <= at < len(numbered):  # past the last (or before the first): asked as such, the answer says so
+        return f"《{document.title}》第{numbered[-1].number + 1 if at > 0 else 0}条是什么？"
     return f"《{document.title}》第{numbered[at].number}条是什么？"
 
 

@@ -584,3 +584,12 @@ def test_the_measure_before_or_after_the_one_cited(client, question, key):
                 "citations": [{"doc_id": c["doc_id"], "key": c["measure_key"]} for c in first["citations"]]}]
     body = ask(client, question, history)
     assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(SEED, key)]
+
+
+def test_the_measure_after_the_last_one_is_said_to_be_none(client):
+    first = ask(client, "威海的行动方案第21条是什么？")
+    history = [{"role": "user", "content": "威海的行动方案第21条是什么？"},
+               {"role": "assistant", "content": first["answer"],
+                "citations": [{"doc_id": c["doc_id"], "key": c["measure_key"]} for c in first["citations"]]}]
+    body = ask(client, "下一条呢？", history)  # was searched as a question of its own
+    assert body["found"] is False and body["citations"] == [] and "没有第22条" in body["answer"], body["answer"]
