@@ -27,12 +27,12 @@ def _words(name: str) -> frozenset[str]:
     return frozenset(w for line in lines if not line.lstrip().startswith("#") for w in line.split())
 
 IntentKind = Literal["measure", "part", "department", "list", "topics", "docfact", "documents", "followup", "search"]
-Fact = Literal["doc_number", "issued_on", "issuer", "count", "title", "recipients", "publicity", "approval",
-               "validity"]
+Fact = Literal["doc_number", "issued_on", "issuer", "count", "parts", "title", "recipients", "publicity",
+               "approval", "validity"]
 
 NUMERAL = r"[0-9０-９一二三四五六七八九十百两]+"
 MEASURE_REF = re.compile(
-    rf"第\s*(?P<a>{NUMERAL})\s*(?:条|條|項|项|点)|(?:措施|条款)\s*(?P<b>{NUMERAL})(?![0-9０-９%％万亿个家项])"
+    rf"第\s*(?P<a>{NUMERAL})\s*(?:条|條|項|项|点)|(?:措施|条款)\s*(?P<b>{NUMERAL})(?![0-9０-９%％万亿个家项共起些下直样般定切律])"
     rf"|(?P<c>{NUMERAL})\s*号措施"
     # a measure's label as the document writes it: （十三）讲什么？ 福山区措施（十三）
     r"|[（(](?P<d>[一二三四五六七八九十]{1,3})[）)](?=\s*(?:是|讲|说|规定|的内容|内容|怎么|有什么|呢|由|条|项|$|[？?]))"
@@ -49,6 +49,7 @@ DOC_FACTS: dict[str, re.Pattern[str]] = {
                             r"|(?:印发|发布|出台|修订|修正|通过)(?:于|是在|是)?(?:哪天|哪一天|何时|什么时候)|日期"),
     "issuer": re.compile(r"发文机关|发文单位|发布单位|印发单位|哪个(?:单位|部门|机关)(?:印发|发布|发的)|谁(?:印发|发布|发的)"),
     "count": re.compile(r"(?:多少|几)(?:条|條|项|個|个)(?:措施|任务)?|(?:措施|任务|条款|條文)(?:一共|总共|共)?有?(?:多少|几)"),
+    "parts": re.compile(r"(?:多少|几)个?(?:部分|章|板块|方面)"),
     "title": re.compile(r"文件(?:名称|标题|全称)|叫什么(?:文件|名字)?|(?:标题|名称|全称)是什么|是(?:什么|哪个|哪份)(?:文件|政策|规定)"),
     "recipients": re.compile(r"发给|主送|下发给|发至|印发给"),
     "publicity": re.compile(r"公开发布|是否公开|公开的吗|能公开|可以公开"),
@@ -206,7 +207,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     sq = normalize_text(q)  # 辦法 → 办法, 修正 in traditional script: the patterns are written in simplified
     for fact, pattern in DOC_FACTS.items():
         if pattern.search(sq) and (fact != "count" or re.search(r"措施|任务|条", sq)) and (
-            fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count")
+            fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count", "parts")
             or DOC_WORDS.search(sq) or (fact == "issued_on" and re.search(r"印发|发布|发文|成文|出台|修订|修正", sq))
         ):
             if fact == "count" and LIST_WORDS.search(q) and list_topic(topic_q, words):

@@ -73,6 +73,8 @@ def test_retrieval_ranks_on_in_scope_questions(assistant):
     ("这个文件的文号是什么？", "docfact"),
     ("方案是哪天印发的？", "docfact"),
     ("一共有多少条措施？", "docfact"),
+    ("这些措施一共有几个部分？", "docfact"),  # 措施一 of 措施一共 is no measure number
+    ("有哪些关于碳纤维的措施？", "list"),
     ("我们想申请技改补贴怎么办？", "search"),
     ("数字化转型的责任单位是谁？", "search"),
 ])
@@ -138,3 +140,9 @@ def test_real_questions_are_answered(assistant, question, number):
     response = assistant.ask(question)
     assert response.found is True
     assert response.citations[0].measure_number == number
+
+
+def test_the_parts_of_a_document_are_counted_by_their_headings(assistant):
+    response = assistant.ask("这个文件分几个部分？")
+    assert response.intent == "docfact" and response.answer.startswith("分为7个部分：一、强化经济运行组织调控")
+    assert "五、坚持绿色低碳发展" in response.answer and response.answer.endswith("；保障措施。")  # six + 保障措施

@@ -70,6 +70,12 @@ def _fact(info: DocInfo, fact: str, context: Context) -> tuple[str, str | None]:
             line += f"（文件记载：“{stated.text}”）"
             return line, stated.text
         return line, (numbered[-1].sentences[0].text if numbered and numbered[-1].sentences else None)
+    if fact == "parts":  # 一共有几个部分？ the top-level parts by their titles
+        sections = [s for s in document.sections if s.title]
+        if not sections:
+            return "文件未分部分", None
+        titles = "；".join(f"{s.heading.text if s.heading else s.title}" for s in sections)
+        return f"分为{len(sections)}个部分：{titles}", sections[0].heading.text if sections[0].heading else None
     if fact == "recipients":
         quote = _preamble_quote(document, lambda t: t.rstrip().endswith(("：", ":")))
         return "主送单位：" + (quote.text.rstrip("：:") if quote else "未列明"), quote.text if quote else None
