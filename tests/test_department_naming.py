@@ -68,6 +68,7 @@ FUND_TEXT = """浙江省中小企业专项资金管理办法
 第四条 省经济和信息化厅负责提出年度支持重点，组织项目申报和审核。
 第五条 对国家级专精特新“小巨人”企业给予一次性奖励100万元。
 第六条 评审结果在省经济和信息化厅网站公示，公示期不少于5个工作日。
+第七条 对企业给予补助：（一）开展技术改造的，按投资额的10%给予补助；（二）购置检测设备开展智能化改造、员工九人以下者，每案最高30万元；员工十人以上者，每案最高50万元。
 """
 
 
@@ -233,3 +234,10 @@ def test_a_places_unit_named_by_the_level_above_is_found_there(client):
 def test_a_measure_asked_by_its_label_as_written(client, question):
     body = ask(client, question)
     assert body["intent"] == "measure" and "2" in keys_of(body, SUZHOU), body["answer"][:300]
+
+
+def test_a_figure_clause_cut_at_a_semicolon_is_quoted_with_its_other_tiers(client):
+    # the tier that fits the asker (十几个人 → 十人以上) is in the second clause of the sentence
+    body = ask(client, "我们公司十几个人，买检测设备搞智能化改造最高补助多少？")
+    assert body["citations"][0]["doc_id"] == FUND and body["citations"][0]["measure_key"] == "7", body["answer"][:300]
+    assert "30万元" in body["answer"] and "50万元" in body["answer"], body["answer"][:400]

@@ -134,6 +134,13 @@ def figure_evidence(evidence: Evidence, searcher, question: str) -> Evidence:
     best = max(overlap.values())
     # every sentence that fits as well as the best (up to FIGURE_TIES): 上限多少？街區店家的補助呢？ asks two
     tied = [s for s in with_targets if overlap[id(s)] == best][:FIGURE_TIES]
+    # a figure clause cut at ； whose sentence goes on with another tier (九人以下者…三百萬元；十人以上者…五百萬元。):
+    # the rest of the sentence too, so that every tier is quoted, not the first alone
+    text, sentences = evidence.document.text, body(evidence.measure)
+    rest = [n for t in tied for n in sentences[sentences.index(t) + 1:sentences.index(t) + 2]
+            if t.text.rstrip().endswith(("；", ";")) and has_target(evidence.measure, n) and n not in tied
+            and "\n" not in text[t.end:n.start]]
+    tied = tied + rest
     chosen = tied + [s for s in evidence.sentences if s not in tied][:1]
     return Evidence(evidence.document, evidence.measure, sorted(chosen, key=lambda s: s.start), evidence.score)
 
