@@ -75,8 +75,8 @@ class Gazetteer:
 
         深圳南山区 → [深圳市, 南山区 (of 深圳)]. A county's short name without 区/县/市 (罗湖, 合作,
         会同 — many are ordinary words) counts only for a ``known`` place (the documents'), right
-        after its city (深圳南山), or inside a known place when it is rarely an ordinary word (昆山,
-        常熟 with a 苏州 or 江苏 document loaded; not 光明, 朝阳: ``ordinary_word``). A name shared by
+        after its city (深圳南山), or inside a known place (or the city of a known county) when it is rarely an
+        ordinary word (昆山, 常熟 with a 苏州, 江苏 or 太仓 document loaded; not 光明, 朝阳: ``ordinary_word``). A name shared by
         several places keeps the one inside another mentioned place, else one of the ``known``
         places, else all of them.
         """
@@ -87,6 +87,10 @@ class Gazetteer:
         mentions = [(m.group(0), list(self.by_name[m.group(0)])) for m in found
                     if m.start() in boundaries and (m.end() in boundaries or _place_word_after(text, m.end(), boundaries))]
         known_codes = {p.code for p in known}
+        # a county's short name also counts beside a known county of the same city (昆山 with 太仓's document:
+        # both in 苏州), so that a question about it is scoped, and refused where no document applies
+        near = list(known) + [self.places[k.parent] for k in known
+                              if k.level == "county" and k.parent in self.places]
         chosen: list[Place] = []
         for i, (written, candidates) in enumerate(mentions):
             previous = mentions[i - 1][1] if i else []
@@ -94,7 +98,7 @@ class Gazetteer:
             for place in candidates:
                 if place.level == "county" and written != place.name:
                     right_after_parent = any(p.code == place.parent for p in previous)
-                    inside_known = any(self.is_within(place, k) for k in known) and not ordinary_word(written)
+                    inside_known = any(self.is_within(place, k) for k in near) and not ordinary_word(written)
                     if place.code not in known_codes and not right_after_parent and not inside_known:
                         continue
                 kept.append(place)

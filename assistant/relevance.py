@@ -117,26 +117,37 @@ class Relevance:
             self._crosslingual[embedder.name] = RefusalModel.load(path) if path.is_file() else self.model
         return self._crosslingual[embedder.name]
 
-    def anchors(self, searcher: HybridSearcher) -> np.ndarray:
-        """Vectors of the out-of-scope topics this corpus does not cover, (n, dim) float32 (n may be 0)."""
+    def anchors(self, searcher: HybridSearcher, doc_ids=None) -> np.ndarray:
+        """Vectors of the out-of-scope topics that the documents in scope (``doc_ids``; None: all) do not
+        cover, (n, dim) float32 (n may be 0). A topic covered only by documents outside the scope stays:
+        with 武汉's OPC 购房补贴 loaded, 在威海买房有补贴吗？ is still near 购房补贴, which 威海's documents lack."""
         key = (searcher.embedder.name, id(searcher))
         with self._lock:
             if key not in self._anchors:
                 vectors = searcher.embedder.encode_queries(list(out_of_scope_topics()))
-                covered_at = self.model.covered_at if self.model is not None else 0.9
-                best = np.array([float(searcher.dense_scores(v).max()) for v in vectors]) if len(vectors) else []
-                keep = [i for i, b in enumerate(best) if b < covered_at]
+                docs = sorted({c.doc_id for c in searcher.chunks})
+                column = {d: i for i, d in enumerate(docs)}
+                owner = np.array([column[c.doc_id] for c in searcher.chunks], dtype=np.int64)
+                per_doc = np.full((len(vectors), len(docs)), -1.0, dtype=np.float32)  # best cosine per document
+                for i, v in enumerate(vectors):
+                    np.maximum.at(per_doc[i], owner, searcher.dense_scores(v))
                 self._anchors = {k: v for k, v in self._anchors.items() if k[0] != key[0]}
-                self._anchors[key] = vectors[keep] if keep else np.zeros((0, vectors.shape[1]), np.float32)
-            return self._anchors[key]
+                self._anchors[key] = (vectors, per_doc, column)
+            vectors, per_doc, column = self._anchors[key]
+        covered_at = self.model.covered_at if self.model is not None else 0.9
+        columns = list(column.values()) if doc_ids is None else [column[d] for d in doc_ids if d in column]
+        best = per_doc[:, columns].max(axis=1) if columns and len(vectors) else np.full(len(vectors), -1.0)
+        keep = best < covered_at
+        return vectors[keep] if keep.any() else np.zeros((0, vectors.shape[1]), np.float32)
 
     def features(self, searcher: HybridSearcher, question: str, vector: np.ndarray, best: MeasureHit,
-                 measure_text: str, scope_text: str | None = None) -> dict[str, float]:
-        """The six signals; ``scope_text`` is the normalized text of the documents in scope (None: all)."""
+                 measure_text: str, scope_text: str | None = None, doc_ids=None) -> dict[str, float]:
+        """The six signals; ``scope_text`` is the normalized text of the documents in scope and ``doc_ids``
+        their ids (None: all)."""
         raw = searcher.lexical_scores(question, FusionParams(expand_lexical=False, drop_filler=True))
         words = [t for t in searcher.tokenizer(question) if len(t) >= 2 and t not in QUERY_FILLER]
         coverage = sum(w in measure_text for w in words) / len(words) if words else 0.0
-        anchors = self.anchors(searcher)
+        anchors = self.anchors(searcher, doc_ids)
         dense = best.dense if best.dense > -1 else float(searcher.dense_scores(vector).max())
         scope = float((anchors @ vector).max()) if len(anchors) else dense - 0.1
         if scope_text is None:

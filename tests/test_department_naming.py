@@ -241,3 +241,11 @@ def test_a_figure_clause_cut_at_a_semicolon_is_quoted_with_its_other_tiers(clien
     body = ask(client, "我们公司十几个人，买检测设备搞智能化改造最高补助多少？")
     assert body["citations"][0]["doc_id"] == FUND and body["citations"][0]["measure_key"] == "7", body["answer"][:300]
     assert "30万元" in body["answer"] and "50万元" in body["answer"], body["answer"][:400]
+
+
+@pytest.mark.parametrize("question", ["昆山的OPC有什么支持政策？", "昆山OPC补贴"])
+def test_a_county_beside_a_loaded_county_is_a_place(client, question):
+    # 昆山 and 太仓 are both in 苏州: 昆山 is scoped (national documents only apply), not read as no place,
+    # so 太仓's and 武汉's OPC measures are not offered as 昆山's
+    body = ask(client, question)
+    assert body["found"] is False and body["citations"] == [], body["answer"][:300]

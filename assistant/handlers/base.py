@@ -88,7 +88,8 @@ class Context:
         measure = self.catalog.measure(best[0].doc_id, best[0].measure_key)
         text = scope_text(self.catalog, None if scope.everything else scope.doc_ids)
         return self.relevance.features(self.searcher, strip_names(query, scope), vector, best[0],
-                                       normalize_text(measure.title + measure.text), text)
+                                       normalize_text(measure.title + measure.text), text,
+                                       None if scope.everything else scope.doc_ids)
 
     def in_scope(self, query: str, vector: np.ndarray, hits: list[MeasureHit], scope: Scope | None = None,
                  lang: str = "zh") -> bool:
