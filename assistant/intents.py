@@ -61,7 +61,10 @@ DOCUMENT_LIST = re.compile(r"(?:有|收录|包括|包含|发了|发布了|出台
                            r"|最新的?(?:文件|政策|法规)|哪些(?:文件|法规)|文件(?:列表|清单|目录)")
 DOC_BY_TOPIC = re.compile(r"(?P<topic>[\u4e00-\u9fffA-Za-z0-9]{2,12}?)(?:方面)?的?(?:那个|那份|这个|这份)"
                           r"(?:文件|通知|政策|方案|意见|办法|措施|规定|计划)")
-DOCUMENTS_ABOUT = re.compile(r"(?:关于|有关|涉及|针对|支持)(?P<topic>[^，。？?]{1,15}?)(?:方面)?的(?:政策)?(?:文件|法规|政策)")
+DOCUMENTS_ABOUT = re.compile(r"(?:关于|有关|涉及|针对|支持)(?P<topic>[^，。？?]{1,15}?)(?:方面)?的(?:政策)?(?:文件|法规|政策)"
+                             # 哪些文件涉及OPC？ the topic after the documents
+                             r"|(?:文件|法规)(?:涉及|提到|提及|讲到|写到|关于|有关)了?(?P<after>[^，。？?]{1,15}?)"
+                             r"(?:的内容|方面的?内容|方面)?(?:[？?。]|$)")
 # Words of a document-list question that name no topic (the documents' issuers and places are scopes).
 DOCUMENT_LIST_WORDS = _words("document_list.txt")
 DEPARTMENT_LIST = re.compile(r"负责|参与|承担|牵头|管|涉及|职责|有哪些|哪些|什么|多少|几条|几项|相关")
@@ -193,7 +196,8 @@ def route(question: str, known_departments: list[str], has_history: bool = False
             return Intent("documents", latest=latest, **flags)
         about = DOCUMENTS_ABOUT.search(topic_q)
         if about:  # 关于人工智能OPC的文件有哪些: the documents on a topic
-            return Intent("documents", topic=about.group("topic").strip(), latest=latest, **flags)
+            return Intent("documents", topic=(about.group("topic") or about.group("after")).strip(), latest=latest,
+                          **flags)
 
     numbers = measure_numbers(q)
     if numbers or (SAFEGUARDS.search(q) and not LIST_WORDS.search(q)):

@@ -249,3 +249,10 @@ def test_a_county_beside_a_loaded_county_is_a_place(client, question):
     # so 太仓's and 武汉's OPC measures are not offered as 昆山's
     body = ask(client, question)
     assert body["found"] is False and body["citations"] == [], body["answer"][:300]
+
+
+@pytest.mark.parametrize("question", ["哪些文件涉及OPC？", "哪些文件提到了OPC？", "关于OPC的文件有哪些？"])
+def test_the_documents_on_a_topic_asked_either_way(client, question):
+    body = ask(client, question)
+    assert body["intent"] == "documents" and body["answer"].startswith("涉及“OPC”的文件共3份"), body["answer"][:200]
+    assert {c["doc_id"] for c in body["citations"]} == {TAIAN, WUHAN, TAICANG}

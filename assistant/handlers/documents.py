@@ -200,6 +200,8 @@ def answer_documents(asked: Asked, context: Context) -> AskResponse:
         titled = [i for i in infos if topic in normalize_text(i.document.title + i.short_title)]
         about = {d.doc_id for d, _ in matching_measures(asked.intent.topic, scope, context)}
         infos = titled or [i for i in infos if i.doc_id in about]
+        if heading == "收录的政策文件":
+            heading = f"涉及“{asked.intent.topic}”的文件"
     if not infos:
         return context.refusal(scope, text=scope.uncovered)
     today = _date(context.today.isoformat())
