@@ -593,3 +593,10 @@ def test_the_measure_after_the_last_one_is_said_to_be_none(client):
                 "citations": [{"doc_id": c["doc_id"], "key": c["measure_key"]} for c in first["citations"]]}]
     body = ask(client, "下一条呢？", history)  # was searched as a question of its own
     assert body["found"] is False and body["citations"] == [] and "没有第22条" in body["answer"], body["answer"]
+
+
+def test_two_subjects_asked_of_a_place_with_its_own_document_come_from_it(client):
+    # 山东省's document applies in 威海 too, but 威海's own measures on each subject are what is asked
+    body = ask(client, "威海在人才和金融方面分别有什么支持？")
+    cited = [(c["doc_id"], c["measure_key"]) for c in body["citations"]]
+    assert {d for d, _ in cited} == {SEED} and (SEED, "15") in cited and (SEED, "14") in cited, cited

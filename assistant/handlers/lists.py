@@ -131,6 +131,10 @@ def answer_topics(asked: Asked, context: Context) -> AskResponse:
     found_per_topic = []
     for topic in topics:
         matches, literal = _matching(topic, asked.scope, context)
+        # 威海在人才和金融方面分别有什么支持？: the place's own measures on each subject, when it has some (the
+        # national ones apply too, but are not what is asked about a place with its own policy)
+        own = [(d, m) for d, m in matches if d.doc_id in asked.scope.own]
+        matches = own or matches
         if literal and len(matches) > 1:
             matches = _by_fit(topic, matches, asked, context)
         if not literal:
