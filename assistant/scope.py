@@ -172,7 +172,8 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     # 措施 and 政策 alone name none (哪些措施有奖励100万元 is no question about the 专项资金 办法)
     named_document = any(word in tokens or (len(word) > 2 and word in q) for word in DOC_WORDS
                          if word not in WEAK_DOC_WORDS) or bool(tokens & (set(DOC_TYPES) - WEAK_DOC_WORDS))
-    lay = {normalize_text(t) for t in expansion_terms(q).split()} if named_document else set()
+    lay_terms = expansion_terms(q).split() if named_document else []  # 综保区 → 综合保税区 (= 综合 + 保税区)
+    lay = {normalize_text(w) for t in lay_terms for w in [t, *catalog.words(t)]}
     unnamed = catalog.without_departments(q)  # 市民营经济发展局负责哪些: 经济 there is a department's word
     for info in catalog.infos:
         hits = [w for w in info.keywords if w in unnamed or w in lay]

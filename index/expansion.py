@@ -77,8 +77,9 @@ def expansion_terms(query: str) -> str:
 
 
 def lay_phrases(query: str, term: str) -> list[str]:
-    """The phrases of ``query`` that stand for the policy ``term`` (个税 in 个税那个文件 for 个人所得税)."""
-    return list(dict.fromkeys(m.group() for pattern, terms in lexicon() if term in terms.split()
+    """The phrases of ``query`` that stand for the policy ``term`` or a term holding it (个税 in 个税那个文件 for
+    个人所得税; 综保区 for 保税区, a word of 综合保税区)."""
+    return list(dict.fromkeys(m.group() for pattern, terms in lexicon() if any(term in t for t in terms.split())
                               for m in pattern.finditer(query) if m.group()))
 
 

@@ -256,3 +256,12 @@ def test_the_documents_on_a_topic_asked_either_way(client, question):
     body = ask(client, question)
     assert body["intent"] == "documents" and body["answer"].startswith("涉及“OPC”的文件共3份"), body["answer"][:200]
     assert {c["doc_id"] for c in body["citations"]} == {TAIAN, WUHAN, TAICANG}
+
+
+def test_a_document_named_by_the_common_short_form_of_its_subject(client):
+    # 综保区 is 综合保税区 (index/data/expansion.tsv); with 意见 it names 国发〔2019〕3号, whose title's words are
+    # 综合 + 保税区
+    body = ask(client, "综保区意见第12条是什么？")
+    assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(BONDED, "12")], body["answer"][:200]
+    body = ask(client, "综保区意见里税务总局牵头哪些任务？")
+    assert body["found"] is True and keys_of(body, BONDED) == {"1"}, body["answer"][:200]
