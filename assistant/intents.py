@@ -67,6 +67,7 @@ DOCUMENTS_ABOUT = re.compile(r"(?:关于|有关|涉及|针对|支持)(?P<topic>[
                              r"(?:的内容|方面的?内容|方面)?(?:[？?。]|$)")
 # Words of a document-list question that name no topic (the documents' issuers and places are scopes).
 DOCUMENT_LIST_WORDS = _words("document_list.txt")
+RESPONSIBILITY = re.compile(r"负责|参与|承担|牵头|配合|职责|主管|分管")
 DEPARTMENT_LIST = re.compile(r"负责|参与|承担|牵头|管|涉及|职责|有哪些|哪些|什么|多少|几条|几项|相关")
 LIST_WORDS = re.compile(
     r"哪些(?:措施|条|政策|条款|任务|举措)|哪些(?:关于|有关|涉及|针对|跟|和|与)[^，。？?]{1,12}?的?(?:措施|条款|任务|举措|政策)|哪几条|哪几项|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|所有|全部|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
@@ -134,6 +135,12 @@ def measure_numbers(text: str) -> tuple[int, ...]:
 # Words that ask something without naming a topic (目标是多少？ 谁负责？): on their own,
 # after an earlier question, they refer back to it.
 GENERIC_ASKING = _words("asking.txt")
+
+
+def _without(text: str, names) -> str:
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    return text
 
 
 def topic_words(question: str, words) -> list[str]:
@@ -207,6 +214,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     if parts:
         return Intent("part", numbers=parts, **flags)
 
+    departments = tuple(find_departments(q) if find_departments else _find_departments(q, known_departments))
     facts: list[Fact] = []
     sq = normalize_text(q)  # 辦法 → 办法, 修正 in traditional script: the patterns are written in simplified
     for fact, pattern in DOC_FACTS.items():
@@ -216,6 +224,8 @@ def route(question: str, known_departments: list[str], has_history: bool = False
         ):
             if fact == "count" and LIST_WORDS.search(q) and list_topic(topic_q, words):
                 continue  # 有几条涉及人工智能 → a list question with a count
+            if fact == "count" and departments and RESPONSIBILITY.search(q):
+                continue  # 人行参与了多少项措施？ → the unit's measures, counted
             if fact == "title" and _asks_about_a_topic(topic_q, words) and not DOC_BY_TOPIC.search(q):
                 continue  # 国家层面对农机购置补贴是什么政策？ asks what the policy says, not its title
             facts.append(fact)
@@ -224,8 +234,12 @@ def route(question: str, known_departments: list[str], has_history: bool = False
         return Intent("docfact", fact=facts[0], facts=tuple(facts), topic=by_topic.group("topic") if by_topic else "",
                       **flags)
 
-    departments = tuple(find_departments(q) if find_departments else _find_departments(q, known_departments))
-    if departments and not flags["asks_department"] and (DEPARTMENT_LIST.search(q) or bare_keyword(q)):
+    # 医保报销比例是多少？ asks a figure of a subject that a unit's short name (医保) is part of, not what the
+    # unit answers for: without a word of responsibility and with a subject of its own, it is searched
+    of_a_subject = flags["asks_figure"] and not RESPONSIBILITY.search(q) and topic_words(
+        _without(topic_q, departments), words)
+    if departments and not flags["asks_department"] and not of_a_subject and (DEPARTMENT_LIST.search(q)
+                                                                               or bare_keyword(q)):
         return Intent("department", departments=departments, **flags)
     unit = None if departments else UNIT_ASKED.search(q)
     if unit and DEPARTMENT_LIST.search(q):  # 市火星局负责哪些措施？: a unit no document names

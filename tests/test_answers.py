@@ -75,6 +75,8 @@ def test_retrieval_ranks_on_in_scope_questions(assistant):
     ("一共有多少条措施？", "docfact"),
     ("这些措施一共有几个部分？", "docfact"),  # 措施一 of 措施一共 is no measure number
     ("有哪些关于碳纤维的措施？", "list"),
+    ("人行的贷款利率是多少？", "search"),  # a figure of a subject, not what 人行 answers for
+    ("人行参与了多少项措施？", "department"),
     ("我们想申请技改补贴怎么办？", "search"),
     ("数字化转型的责任单位是谁？", "search"),
 ])
