@@ -148,3 +148,29 @@ def test_the_parts_of_a_document_are_counted_by_their_headings(assistant):
     response = assistant.ask("这个文件分几个部分？")
     assert response.intent == "docfact" and response.answer.startswith("分为7个部分：一、强化经济运行组织调控")
     assert "五、坚持绿色低碳发展" in response.answer and response.answer.endswith("；保障措施。")  # six + 保障措施
+
+
+@pytest.mark.parametrize("article,units", [
+    ("第四条 省财政厅负责专项资金的预算管理，会同省经济和信息化厅制定资金分配方案。", "省财政厅、省经济和信息化厅"),
+    ("第二十一条 本办法由省财政厅、省经济和信息化厅负责解释。", "省财政厅、省经济和信息化厅"),
+    ("第十九条 对骗取资金的，由省财政厅会同省经济和信息化厅收回已拨付资金。", "省财政厅、省经济和信息化厅"),
+    ("第十一条 市、区人力资源社会保障部门应当会同中小企业工作主管部门定期发布创业信息。", "中小企业工作主管部门"),
+])
+def test_a_measure_without_a_marker_names_the_units_its_text_gives(article, units):
+    # 办法 and 条例 articles name who acts in the text: said so, instead of 责任单位：未列明
+    from corpus.parsing import parse_document
+    from assistant.answers import departments_text
+
+    document = parse_document(f"某省专项资金管理办法\n\n第一条 为规范管理，制定本办法。\n{article}\n", "rules")
+    measure = document.measures[-1]
+    assert measure.departments == []
+    said = departments_text(measure)
+    assert said.startswith("未单列（正文写明") and all(unit in said for unit in units.split("、")), said
+
+
+def test_a_measure_whose_text_names_no_unit_is_said_to_list_none():
+    from corpus.parsing import parse_document
+    from assistant.answers import departments_text
+
+    document = parse_document("某省专项资金管理办法\n\n第一条 为规范管理，制定本办法。\n第二条 本办法自2025年3月1日起施行。\n", "r")
+    assert departments_text(document.measures[-1]) == "未列明"
