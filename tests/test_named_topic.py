@@ -154,3 +154,11 @@ def test_an_out_of_scope_kind_is_covered_only_by_the_documents_in_scope(tmp_path
     assert not holds_tax(relevance.anchors(searcher))
     assert holds_tax(relevance.anchors(searcher, (SEED,)))
     assert not holds_tax(relevance.anchors(searcher, (SEED, IIT)))
+
+
+def test_a_place_with_its_own_document_is_answered_from_it_first(client):
+    # the State Council's employment opinions apply in 威海 too and score higher; 威海's own measure on the
+    # same subject is what the asker looks for first, the national one follows
+    body = ask(client, "威海的企业培训员工有补贴吗？")
+    cited = [(c["doc_id"], c["measure_key"]) for c in body["citations"]]
+    assert cited[0] == (SEED, "15") and (EMPLOY, "7") in cited, cited

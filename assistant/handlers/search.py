@@ -111,6 +111,8 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     top = hits[:max(asked.top_k, 1)]
     kept = [top[0]] + [h for h in top[1:] if context.relevance.keep_with(h, top[0])]
     kept += own_place_hit(kept, hits, asked)
+    if asked.scope.own:  # 在武汉…租房子能便宜点吗？: the place's own measures first, then those of the levels above
+        kept = [h for h in kept if h.doc_id in asked.scope.own] + [h for h in kept if h.doc_id not in asked.scope.own]
     evidence = [context.evidence(h) for h in kept]
     if intent.asks_figure:
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
