@@ -174,3 +174,10 @@ def test_a_measure_whose_text_names_no_unit_is_said_to_list_none():
 
     document = parse_document("某省专项资金管理办法\n\n第一条 为规范管理，制定本办法。\n第二条 本办法自2025年3月1日起施行。\n", "r")
     assert departments_text(document.measures[-1]) == "未列明"
+
+
+def test_two_subjects_asked_with_ge_shi(assistant):
+    # 各是 (like 分别) asks each subject apart and is no part of the second one
+    words = assistant._state.index.searcher.tokenizer.words
+    intent = route("绿色工厂和智能工厂各是多少家？", KNOWN, words=words)
+    assert intent.kind == "topics" and intent.topic == "绿色工厂、智能工厂", intent

@@ -163,8 +163,15 @@ def answer_topics(asked: Asked, context: Context) -> AskResponse:
         lines.append(line + "。")
         for document, measure in matches:
             norm = normalize_text(topic)
-            sentence = next((s for s in body(measure) if norm in normalize_text(s.text)), None) or \
-                (body(measure)[:1] or [None])[0]
+            # the sentence naming the subject; else the one holding most of its words (opc算力 → …算力补贴…)
+            parts = [w for w in context.searcher.tokenizer.words(norm) if len(w) > 1] or [norm]
+            texts = [normalize_text(s.text) for s in body(measure)]
+            # a word in fewer sentences counts more, and the last (the head: 算力 of OPC算力) a little more
+            weight = {w: (1.5 if i == len(parts) - 1 else 1) / max(1, sum(w in t for t in texts))
+                      for i, w in enumerate(parts)}
+            sentence = next((s for s, t in zip(body(measure), texts) if norm in t), None) or \
+                max(body(measure), key=lambda s: sum(weight[w] for w in parts if w in normalize_text(s.text)),
+                    default=None)
             if sentence is not None:
                 lines.append(f"  “{sentence.text}”")
             citations.append(context.cite(Evidence(document, measure, [sentence] if sentence else [], 1.0)))
