@@ -316,7 +316,7 @@ def _head_facts(lines: list[_Line], body: int, closing: list[_Line]) -> _HeadFac
                     last += 1
                 facts.notice = (first, last)
                 if date_line > 0 and _issuer_like(texts[date_line - 1]):
-                    facts.issuer = _clean_issuer(texts[date_line - 1])
+                    facts.issuer = _clean_issuer(head[date_line - 1].text)  # as written: joint issuers apart
                 facts.issued_on = _first_date(head[date_line].text)
                 after = last + 1
                 if after < len(head) and _title_like(texts[after]):
@@ -328,8 +328,9 @@ def _head_facts(lines: list[_Line], body: int, closing: list[_Line]) -> _HeadFac
                 inner = re.search(r"《(.+?)》", facts.notice_title) or re.search(r"关于印发(.+?)的通知", facts.notice_title)
                 facts.title = inner.group(1) if inner else facts.notice_title
             if facts.issuer is None:
-                prefix = facts.notice_title.split("关于", 1)[0]
-                facts.issuer = _clean_issuer(prefix) if prefix else None
+                raw = head[first].text if "关于" in head[first].text else facts.notice_title
+                prefix = raw.split("关于", 1)[0]
+                facts.issuer = _clean_issuer(prefix) if prefix.strip() else None
             break
     if facts.title is None:
         parts = []
@@ -392,6 +393,11 @@ def _issuer_like(text: str) -> bool:
 
 
 def _clean_issuer(text: str) -> str:
+    """The issuer line squeezed; joint issuers set apart by spaces (浙江省财政厅 浙江省经济和信息化厅) are
+    joined by 、, not run together."""
+    parts = [p.strip("，,：:") for p in re.split(r"[\s\u00a0\u3000]+", text.strip()) if p.strip("，,：:")]
+    if len(parts) >= 2 and all(len(p) >= 3 and p.endswith(ISSUER_END) for p in parts):
+        return "、".join(parts)
     return re.sub(r"[\s\u00a0\u3000]+", "", text).strip("，,：:")
 
 

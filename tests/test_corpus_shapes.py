@@ -235,3 +235,13 @@ def test_collective_government_of_two_levels_is_one_unit():
     assert [m.departments for m in document.measures] == [["各区市政府", "市发展改革委"],
                                                            ["各县（市、区）人民政府", "市财政局"]]
 
+
+
+def test_joint_issuers_are_kept_apart():
+    # two issuers on one line, set apart by a space: one place (浙江省), two names, not run together
+    text = ("浙江省财政厅 浙江省经济和信息化厅关于印发《浙江省中小企业发展专项资金管理办法》的通知\n\n浙财企〔2025〕6号\n\n"
+            "各市财政局、经信局：\n现印发给你们，请遵照执行。\n\n浙江省财政厅 浙江省经济和信息化厅\n2025年2月10日\n\n"
+            "浙江省中小企业发展专项资金管理办法\n\n第一条 为规范管理，制定本办法。\n第二条 本办法自2025年3月1日起施行。\n")
+    document = parse_document(text, "joint")
+    assert document.issuer == "浙江省财政厅、浙江省经济和信息化厅"
+    assert document.place == "浙江省" and document.doc_number == "浙财企〔2025〕6号"
