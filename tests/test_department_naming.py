@@ -265,3 +265,9 @@ def test_a_document_named_by_the_common_short_form_of_its_subject(client):
     assert [(c["doc_id"], c["measure_key"]) for c in body["citations"]] == [(BONDED, "12")], body["answer"][:200]
     body = ask(client, "综保区意见里税务总局牵头哪些任务？")
     assert body["found"] is True and keys_of(body, BONDED) == {"1"}, body["answer"][:200]
+
+
+def test_the_documents_an_issuer_sent(client):
+    # the issuer's words (人民政府办公室) name no topic: its place scopes the list
+    body = ask(client, "泰安市人民政府办公室发了哪些文件？")
+    assert body["intent"] == "documents" and [c["doc_id"] for c in body["citations"]] == [TAIAN], body["answer"][:200]
