@@ -248,7 +248,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     if LIST_WORDS.search(q):
         quoted = QUOTED_TOPIC.findall(q)
         topic = "、".join(quoted) if quoted else list_topic(topic_q, words)
-        if topic:
+        if topic or strip:  # 泰安实施意见有哪些措施？ (a document named, no topic): all of its measures
             return Intent("list", topic=topic, **flags)
 
     if FIGURE_ASKED.search(q):  # 95%指的是什么？ → the measures that state that figure

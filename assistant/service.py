@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Callable, Literal
 
+import zhconv
+
 from assistant import llm
 from assistant.catalog import Catalog
 from assistant.conversation import Conversation
@@ -442,6 +444,9 @@ class PolicyAssistant:
                 scope = own_documents(scope)
             return Asked(question, intent, scope, conversation, top_k or DEFAULT_TOP_K, lang=lang,
                          terms=chinese_terms(question, lang))
+        # 哪些文件已經過期了？ 牽頭單位是誰？: read in simplified script, as the patterns and word lists are
+        # written (the documents are matched through normalize_text, which does the same)
+        question = zhconv.convert(question, "zh-cn")
         as_asked = question
         if has_history:
             words = context.searcher.tokenizer.words

@@ -271,3 +271,22 @@ def test_the_documents_an_issuer_sent(client):
     # the issuer's words (人民政府办公室) name no topic: its place scopes the list
     body = ask(client, "泰安市人民政府办公室发了哪些文件？")
     assert body["intent"] == "documents" and [c["doc_id"] for c in body["citations"]] == [TAIAN], body["answer"][:200]
+
+
+def test_every_measure_of_a_document_named_without_a_topic(client):
+    body = ask(client, "泰安实施意见有哪些措施？")
+    assert body["intent"] == "list" and keys_of(body, TAIAN) == {str(n) for n in range(1, 14)}, body["answer"][:200]
+    assert body["answer"].startswith("《泰安市OPC实施意见》（泰政办发〔2026〕1号）共13项措施：")
+
+
+@pytest.mark.parametrize("question", ["哪些措施涉及就业？", "哪些措施涉及OPC？"])
+def test_a_topic_that_is_also_a_title_word_is_listed_across_documents(client, question):
+    # 就业 is a word of 《国务院…促进就业…意见》's title; 措施 names no document, so it is the topic
+    body = ask(client, question)
+    assert body["intent"] == "list" and len({c["doc_id"] for c in body["citations"]}) >= 2, body["answer"][:200]
+
+
+@pytest.mark.parametrize("question,kind", [("哪些文件已經過期了？", "documents"), ("牽頭單位是誰？", "followup"),
+                                           ("泰安實施意見第二項是什麼？", "measure")])
+def test_questions_in_traditional_script_are_routed_as_in_simplified(client, question, kind):
+    assert ask(client, question)["intent"] == kind

@@ -81,6 +81,8 @@ def without_title_words(topic: str, scope: Scope, context: Context) -> str:
 
 def answer_list(asked: Asked, context: Context) -> AskResponse:
     topic = without_title_words(asked.intent.topic, asked.scope, context)
+    if not topic.strip() and not asked.scope.everything:  # 泰安实施意见有哪些措施？: every measure of it
+        return _every_measure(asked, context)
     matches, literal = _matching(topic, asked.scope, context)
     if not matches:
         return context.refusal(asked.scope)
@@ -109,6 +111,23 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
             else:
                 lines.append(f"{number}. {name}：责任单位：{answers.departments_text(measure)}")
     return AskResponse(answer="\n".join(lines), found=True, intent="list", citations=citations)
+
+
+def _every_measure(asked: Asked, context: Context) -> AskResponse:
+    """The numbered measures of the documents a question names, in order, with their units (one line each)."""
+    namer, catalog = context.namer, context.catalog
+    lines, citations = [], []
+    infos = [i for i in catalog.infos if asked.scope.allows(i.doc_id)]
+    for info in infos:
+        measures = [m for m in info.document.measures if m.kind == "measure"] or info.document.measures
+        lines.append(f"{namer.document(info.document)}共{len(measures)}项措施：")
+        for number, measure in enumerate(measures, start=1):
+            lines.append(f"{number}. {namer.measure(info.document, measure, with_document=False)}："
+                         f"责任单位：{answers.departments_text(measure)}")
+            sentence = (body(measure)[:1] or [None])[0]
+            citations.append(context.cite(Evidence(info.document, measure, [sentence] if sentence else [], 1.0),
+                                          quote=sentence.text if sentence else measure.title))
+    return AskResponse(answer="\n".join(lines), found=bool(citations), intent="list", citations=citations)
 
 
 def _by_fit(topic: str, matches: list[tuple[Document, Measure]], asked: Asked,
