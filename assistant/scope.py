@@ -155,12 +155,9 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     if named:
         return named, True, words
     tokens = set(catalog.words(q))
-    # a word for a document, as a word of its own (规划 in 整体规划 is not one); 措施 and 政策 alone name none:
-    # 哪些措施涉及就业？ lists the measures on 就业, it does not name 《…促进就业…意见》 by its title word
-    named_document = any(word in tokens or (len(word) > 2 and word in q) for word in DOC_WORDS
-                         if word not in WEAK_DOC_WORDS) or bool(tokens & (set(DOC_TYPES) - WEAK_DOC_WORDS))
-    if not named_document:
-        return set(), False, []
+    if not any(word in tokens or (len(word) > 2 and word in q) for word in DOC_WORDS) \
+            and not tokens & set(DOC_TYPES):
+        return set(), False, []  # a word for a document, as a word of its own (规划 in 整体规划 is not one)
     # distinctive words of one title (综合保税区, 个人所得税): idf-weighted, at least one rare word
     n = len(catalog.infos)
     df: dict[str, int] = {}
@@ -171,8 +168,11 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     hits_of: dict[str, list[str]] = {}
     from index.expansion import expansion_terms, lay_phrases
 
-    # 个税 → 个人所得税: a title word said the lay way (综保区 → 综合保税区 = 综合 + 保税区)
-    lay_terms = expansion_terms(q).split()
+    # 个税 → 个人所得税: a title word said the lay way, when the question speaks of a document (那个文件, 办法);
+    # 措施 and 政策 alone name none (哪些措施有奖励100万元 is no question about the 专项资金 办法)
+    named_document = any(word in tokens or (len(word) > 2 and word in q) for word in DOC_WORDS
+                         if word not in WEAK_DOC_WORDS) or bool(tokens & (set(DOC_TYPES) - WEAK_DOC_WORDS))
+    lay_terms = expansion_terms(q).split() if named_document else []  # 综保区 → 综合保税区 (= 综合 + 保税区)
     lay = {normalize_text(w) for t in lay_terms for w in [t, *catalog.words(t)]}
     unnamed = catalog.without_departments(q)  # 市民营经济发展局负责哪些: 经济 there is a department's word
     for info in catalog.infos:
