@@ -129,6 +129,7 @@ def lead_and_others(roles) -> tuple[list[str], list[str], bool]:
 # a clause that names who acts: 省财政厅负责…, 由区人工智能发展局负责解释, 市、区人社部门会同…主管部门…
 _ACTING = re.compile(r"(?:按职责分工负责|牵头负责|负责|牵头)")
 _UNIT_END = r"(?:厅|局|委员会|委|办公室|办|部门|部|署|中心|管委会|政府|分行|银行|海关)(?![门室]|会(?!同))"
+_LABEL_AT_START = re.compile(r"^\s*(?:第[一二三四五六七八九十百零〇\d]+条|（[一二三四五六七八九十]+）)\s*")
 _TOGETHER = re.compile(rf"(?:由|^|[，。；])(?:(?P<a>[\u4e00-\u9fff、]{{2,30}}?{_UNIT_END})(?:应当|应|要|将|负责)?)?会同"
                        rf"(?P<b>[\u4e00-\u9fff、]{{2,30}}?{_UNIT_END})")
 
@@ -147,11 +148,10 @@ def units_in_text(measure: Measure) -> list[str]:
             start = max((text.rfind(c, 0, match.start()) for c in "，。；：:,;"), default=-1) + 1
             clause = text[start:match.end()].strip()
             clause = clause[clause.rfind("由") + 1:]  # 本办法由X负责解释: the units after 由
-            clause = re.sub(r"^(?:第[一二三四五六七八九十百零〇\d]+条\s*|（[一二三四五六七八九十]+）)", "", clause)
+            clause = _LABEL_AT_START.sub("", clause)
             line = parse_department_line(clause, Issuer(prefix=None))
             units += [u for u in line.departments if u not in units]
-        bare = re.sub(r"^\s*(?:第[一二三四五六七八九十百零〇\d]+条|（[一二三四五六七八九十]+）)\s*", "", text)
-        for match in _TOGETHER.finditer(bare):  # 由省财政厅会同省经济和信息化厅收回…
+        for match in _TOGETHER.finditer(_LABEL_AT_START.sub("", text)):  # 由省财政厅会同省经济和信息化厅收回…
             for name in filter(None, (match.group("a"), match.group("b"))):
                 line = parse_department_line(name + "负责", Issuer(prefix=None))
                 units += [u for u in line.departments if u not in units]

@@ -137,12 +137,6 @@ def measure_numbers(text: str) -> tuple[int, ...]:
 GENERIC_ASKING = _words("asking.txt")
 
 
-def _without(text: str, names) -> str:
-    for name in sorted(names, key=len, reverse=True):
-        text = text.replace(name, " ")
-    return text
-
-
 def topic_words(question: str, words) -> list[str]:
     """The words of ``question`` that name a subject (贷款, 智能工厂), not the asking."""
     return [w for w in words(question) if re.search(r"\w", w) and w not in GENERIC_ASKING
@@ -237,7 +231,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     # 医保报销比例是多少？ asks a figure of a subject that a unit's short name (医保) is part of, not what the
     # unit answers for: without a word of responsibility and with a subject of its own, it is searched
     of_a_subject = flags["asks_figure"] and not RESPONSIBILITY.search(q) and topic_words(
-        _without(topic_q, departments), words)
+        without_names(topic_q, departments), words)
     if departments and not flags["asks_department"] and not of_a_subject and (DEPARTMENT_LIST.search(q)
                                                                                or bare_keyword(q)):
         return Intent("department", departments=departments, **flags)

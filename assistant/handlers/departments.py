@@ -79,7 +79,7 @@ def named_in_text(names, context: Context, allowed) -> AskResponse | None:
             variants = [name, name[len(place):]] if own else [name]
             found = [(m, s) for m in info.document.measures for s in m.sentences if s.kind == "sentence"
                      and any(normalize_text(v) in normalize_text(s.text) for v in variants)]
-            by_measure = {}
+            by_measure: dict[str, tuple] = {}  # the first sentence of each measure that names the unit
             for measure, sentence in found:
                 by_measure.setdefault(measure.key, (measure, sentence))
             if not by_measure:
