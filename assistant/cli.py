@@ -98,9 +98,11 @@ def cmd_search(args) -> int:
         return 0
     if not hits:
         print("no match")
+    several = len({hit.doc_id for hit in hits}) > 1  # 第1条 of which document: named when they differ
     for rank, hit in enumerate(hits, start=1):
         label = f"第{hit.measure_number}条" if hit.measure_number is not None else ""
-        print(f"{rank}. {label}「{hit.measure_title}」 score {hit.score:.4f}  ({'、'.join(hit.departments)})")
+        document = f"《{hit.doc_short_title or hit.doc_title}》" if several else ""
+        print(f"{rank}. {document}{label}「{hit.measure_title}」 score {hit.score:.4f}  ({'、'.join(hit.departments)})")
         print(f"   {hit.quote}")
     return 0
 

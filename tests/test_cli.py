@@ -149,3 +149,16 @@ def test_search_k_outside_1_to_50_is_one_clear_line(capsys, k, says):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert says in err and "give 1 to 50" in err and "Traceback" not in err
+
+
+def test_search_names_the_document_when_hits_come_from_several(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("POLICYQA_HOME", str(tmp_path / "home"))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("甲市算力若干措施\n一、算力支持\n1. 发放算力券。每年最高10万元。（市数据局负责）\n", encoding="utf-8")
+    (corpus / "b.txt").write_text("乙市算力若干措施\n一、算力支持\n1. 建设算力平台。支持企业使用算力。（市工信局负责）\n",
+                                  encoding="utf-8")
+    assert main(["search", "算力", "--k", "2", "--corpus", str(corpus)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line[:2] in ("1.", "2.")]
+    assert len(lines) == 2 and all(line[3:4] == "《" for line in lines), lines
+    assert {"甲市" in lines[0] + lines[1], "乙市" in lines[0] + lines[1]} == {True}
