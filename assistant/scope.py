@@ -155,8 +155,7 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     if named:
         return named, True, words
     tokens = set(catalog.words(q))
-    if not any(word in tokens or (len(word) > 2 and word in q) for word in DOC_WORDS) \
-            and not tokens & set(DOC_TYPES):
+    if not _speaks_of_a_document(q, tokens):
         return set(), False, []  # a word for a document, as a word of its own (规划 in 整体规划 is not one)
     # distinctive words of one title (综合保税区, 个人所得税): idf-weighted, at least one rare word
     n = len(catalog.infos)
@@ -170,8 +169,7 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
 
     # 个税 → 个人所得税: a title word said the lay way, when the question speaks of a document (那个文件, 办法);
     # 措施 and 政策 alone name none (哪些措施有奖励100万元 is no question about the 专项资金 办法)
-    named_document = any(word in tokens or (len(word) > 2 and word in q) for word in DOC_WORDS
-                         if word not in WEAK_DOC_WORDS) or bool(tokens & (set(DOC_TYPES) - WEAK_DOC_WORDS))
+    named_document = _speaks_of_a_document(q, tokens, besides=WEAK_DOC_WORDS)
     lay_terms = expansion_terms(q).split() if named_document else []  # 综保区 → 综合保税区 (= 综合 + 保税区)
     lay = {normalize_text(w) for t in lay_terms for w in [t, *catalog.words(t)]}
     unnamed = catalog.without_departments(q)  # 市民营经济发展局负责哪些: 经济 there is a department's word
@@ -188,6 +186,13 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     return chosen, False, [span for d in chosen for w in hits_of[d]
                            for span in _title_spans(q, w, _squeeze(catalog.info(d).document.title))
                            + ([] if w in unnamed else lay_phrases(q, w))]
+
+
+def _speaks_of_a_document(q: str, tokens: set[str], besides: frozenset[str] = frozenset()) -> bool:
+    """Whether ``q`` holds a word for a document (文件, 意见, 实施方案 …) as a word of its own (``tokens``: its
+    jieba words; 规划 in 整体规划 is none), not counting the words ``besides``."""
+    return any(word in tokens or (len(word) > 2 and word in q) for word in DOC_WORDS if word not in besides) \
+        or bool(tokens & (set(DOC_TYPES) - besides))
 
 
 def _title_spans(q: str, word: str, title: str) -> list[str]:

@@ -306,7 +306,7 @@ def open_version(live: Path, load: CorpusLoad, embedder, params: FusionParams | 
         raise IndexStoreError(f"the index in {live} is corrupt ({exc}); {REBUILD_HINT}") from exc
     if len(chunks) != manifest.counts["chunks"] or lexical.count != len(chunks):
         raise IndexStoreError(f"the index in {live} is inconsistent (chunk counts differ); {REBUILD_HINT}")
-    if [c.to_json() for c in chunks] != [c.to_json() for c in chunk_documents(load.documents)]:
+    if chunks != chunk_documents(load.documents):
         # same files, read differently: this version of the parser finds other measures, units or sentences
         # than the one that built the index, whose chunks would quote the wrong spans
         raise IndexMismatchError(f"the documents are read differently than when the index in {live} was built "

@@ -76,9 +76,11 @@ def named_in_text(names, context: Context, allowed) -> AskResponse | None:
             if allowed is not None and info.doc_id not in allowed:
                 continue
             own = place and info.place is not None and info.place.name.startswith(place)
-            variants = [name, name[len(place):]] if own else [name]
-            found = [(m, s) for m in info.document.measures for s in m.sentences if s.kind == "sentence"
-                     and any(normalize_text(v) in normalize_text(s.text) for v in variants)]
+            variants = [normalize_text(v) for v in ([name, name[len(place):]] if own else [name])]
+            measures = [m for m in info.document.measures  # those whose text names it, then their sentences
+                        if any(v in context.catalog.normalized[(info.doc_id, m.key)] for v in variants)]
+            found = [(m, s) for m in measures for s in m.sentences if s.kind == "sentence"
+                     and any(v in normalize_text(s.text) for v in variants)]
             by_measure: dict[str, tuple] = {}  # the first sentence of each measure that names the unit
             for measure, sentence in found:
                 by_measure.setdefault(measure.key, (measure, sentence))

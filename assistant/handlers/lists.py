@@ -188,9 +188,9 @@ def answer_topics(asked: Asked, context: Context) -> AskResponse:
             # a word in fewer sentences counts more, and the last (the head: 算力 of OPC算力) a little more
             weight = {w: (1.5 if i == len(parts) - 1 else 1) / max(1, sum(w in t for t in texts))
                       for i, w in enumerate(parts)}
-            sentence = next((s for s, t in zip(body(measure), texts) if norm in t), None) or \
-                max(body(measure), key=lambda s: sum(weight[w] for w in parts if w in normalize_text(s.text)),
-                    default=None)
+            scored = list(zip(body(measure), texts))
+            sentence = next((s for s, t in scored if norm in t), None) or \
+                max(scored, key=lambda st: sum(weight[w] for w in parts if w in st[1]), default=(None,))[0]
             if sentence is not None:
                 lines.append(f"  “{sentence.text}”")
             citations.append(context.cite(Evidence(document, measure, [sentence] if sentence else [], 1.0)))
