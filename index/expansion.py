@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import lru_cache
+from collections.abc import Sequence
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -60,20 +61,49 @@ def asking_clause(query: str) -> str:
     return clauses[-1].strip() if len(clauses) >= 2 else ""
 
 
-def lexical_query(query: str, expand: bool = True) -> str:
+def lexical_query(query: str, expand: bool = True, words: Sequence[str] = ()) -> str:
     """What the BM25 side searches for ``query``: the question, its asking clause once more, and (``expand``)
-    the policy terms of its lay phrases. The in-process searcher and Milvus both read it from here."""
+    the policy terms of its lay phrases (``words``: the question's words, see :func:`expansion_terms`). The in-process
+    searcher and Milvus both read it from here."""
     text = f"{query} {asking_clause(query)}".strip()
-    return f"{text} {expansion_terms(query)}" if expand else text
+    return f"{text} {expansion_terms(query, words)}" if expand else text
 
 
-def expansion_terms(query: str) -> str:
-    """The policy terms for the lay phrases in ``query`` (space-separated, deduplicated)."""
+def expansion_terms(query: str, words: Sequence[str] = ()) -> str:
+    """The policy terms for the lay phrases in ``query`` (space-separated, deduplicated).
+
+    ``words``: the question's words in order (``Tokenizer.words``). A one-character lay phrase (碳, 船, 洋) found
+    only inside a longer word of the question is a character of another word and adds nothing, unless that word
+    holds one of the rule's terms or is part of one: 碳 of 碳纤维 does not add 节能降碳 (碳纤维有哪些支持？ cited
+    the energy-saving measure second), 洋 of 远洋 adds no 境外, while 碳 of 低碳 (part of 绿色低碳) still fires.
+    Longer phrases fire inside longer words (检查 of 检查组, 化工 of 化工企业). Without ``words`` every phrase
+    found fires.
+    """
+    spans = [span for span in _word_spans(query, words) if span[1] - span[0] > 1]
     terms: list[str] = []
     for pattern, policy_terms in lexicon():
-        if pattern.search(query):
-            terms.extend(policy_terms.split())
+        rule_terms = policy_terms.split()
+        enclosing = [(s, e) for s, e in spans if not any(t in query[s:e] or query[s:e] in t for t in rule_terms)]
+        if any(len(m.group()) > 1 or not _inside(m.span(), enclosing) for m in pattern.finditer(query) if m.group()):
+            terms.extend(rule_terms)
     return " ".join(dict.fromkeys(terms))
+
+
+def _word_spans(query: str, words: Sequence[str]) -> list[tuple[int, int]]:
+    """(start, end) of each of ``words`` found in ``query`` in order; a word not found there is skipped."""
+    spans, at = [], 0
+    for word in words:
+        start = query.find(word, at)
+        if start >= 0:
+            spans.append((start, start + len(word)))
+            at = start + len(word)
+    return spans
+
+
+def _inside(span: tuple[int, int], words: list[tuple[int, int]]) -> bool:
+    """Does ``span`` lie inside one of ``words`` that is longer than it?"""
+    start, end = span
+    return any(s <= start and end <= e and e - s > end - start for s, e in words)
 
 
 def lay_phrases(query: str, term: str) -> list[str]:

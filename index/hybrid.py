@@ -83,7 +83,8 @@ class HybridSearcher:
     # -- the two sides ---------------------------------------------------------------
     def lexical_scores(self, query: str, params: FusionParams | None = None) -> np.ndarray:
         params = params or self.params
-        tokens = self.tokenizer(lexical_query(query, params.expand_lexical))
+        words = self.tokenizer.words(query) if params.expand_lexical else ()
+        tokens = self.tokenizer(lexical_query(query, params.expand_lexical, words))
         if params.drop_filler:
             tokens = [t for t in tokens if t not in QUERY_FILLER]
         if not tokens:

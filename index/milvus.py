@@ -566,7 +566,7 @@ class MilvusBackend:
 
     def query_words(self, text: str, tokenizer: Tokenizer, analyzer: str, expand: bool) -> str:
         """The lexical query as sent to Milvus: words (or tokens) separated by spaces; "" when none is left."""
-        text = lexical_query(text, expand)
+        text = lexical_query(text, expand, tokenizer.words(text) if expand else ())
         if analyzer == Analyzer.TOKENS.value:
             return " ".join(_alnum_parts(t for t in tokenizer(text) if t not in QUERY_FILLER))
         return " ".join(w for w in tokenizer.words(text) if w not in QUERY_FILLER and w not in DEFAULT_STOPWORDS)

@@ -157,6 +157,40 @@ def test_a_partial_term(assistant, question, expected):
     assert set(cited(response)) == expected, cited(response)
 
 
+# A word that holds a one-character lay phrase of another topic (碳 of 碳纤维, 洋 of 远洋) is its own topic:
+# the measures of that other topic are not cited beside it.
+HIDDEN_PHRASES = [
+    ("碳纤维有哪些支持？", {5, 11}, 16),        # 碳 → 节能降碳 (第16条) was cited second
+    ("碳纤维企业有什么扶持", {5, 11}, 16),
+    ("远洋渔船有什么支持？", {4}, 12),            # 洋 → 境外 出口 (第12条 外贸) was cited second
+    ("远洋渔船企业能享受哪些政策？", {4}, 12),
+]
+
+
+@pytest.mark.parametrize("question,holding,other", HIDDEN_PHRASES, ids=[q for q, _, _ in HIDDEN_PHRASES])
+def test_a_corpus_word_is_not_read_as_the_lay_phrase_inside_it(assistant, question, holding, other):
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    assert cited(response)[0] in holding and other not in cited(response), cited(response)
+
+
+def test_a_one_character_lay_phrase_inside_a_longer_word_adds_no_terms():
+    from index.expansion import expansion_terms
+
+    for question, words, absent, present in [
+        ("碳纤维有哪些支持", ["碳纤维", "有", "哪些", "支持"], "节能降碳", "碳纤维"),
+        ("远洋企业出口", ["远洋", "企业", "出口"], "", "境外"),                 # 出口 alone still fires
+        ("绿色低碳有什么", ["绿色低碳", "有", "什么"], "", "节能降碳"),         # part of the rule's own term
+        ("碳达峰怎么做", ["碳达峰", "怎么", "做"], "", "节能降碳"),             # a carbon word of its own
+        ("检查组来厂里", ["检查组", "来", "厂里"], "", "涉企执法检查"),         # longer phrases fire inside words
+        ("住房租金专项附加扣除", ["住房租金专项附加扣除"], "", "主要工作城市"),
+    ]:
+        terms = expansion_terms(question, words).split()
+        assert present in terms, (question, terms)
+        assert not absent or absent not in terms, (question, terms)
+    assert "节能降碳" in expansion_terms("碳纤维有哪些支持").split()  # no words given: every phrase found fires
+
+
 # --- 3. Not in the corpus, but near its words: refused, saying what the corpus covers ----------
 
 NEAR_MISSES = [
