@@ -15,7 +15,7 @@ from typing import Literal
 from assistant.catalog import DOC_TYPES
 from assistant.catalog import DOC_WORDS as DOCUMENT_WORDS
 from corpus.departments import find_departments as _find_departments
-from corpus.numerals import to_int
+from corpus.numerals import to_int, to_number
 from index.tokenization import normalize_text
 
 WORDS = Path(__file__).parent / "data" / "words"
@@ -92,8 +92,11 @@ UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给])[\u
                         r"(?:局|厅|委员会|办公室|管委会|中心|总署|署|部))"
                         r"(?:在[^，。？?]{0,20})?(?:负责|参与|牵头|配合|管)")
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
-FIGURE_ASKED = re.compile(r"(?P<figure>\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
-                          r"|万千瓦|千瓦|万吨|吨|万平方米|平方米|亩|所|座|处|批))\s*(?:这个数字?|这一数字|这个数据)?"
+# a figure of the text asked back (95%指的是什么？ 190是指什么？ 2.4万是什么): with a unit, or a bare number of two
+# digits or more (a single digit is too common to point at one figure)
+FIGURE_ASKED = re.compile(r"(?<![\d.第])(?P<figure>\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
+                          r"|万千瓦|千瓦|万吨|吨|万平方米|平方米|亩|所|座|处|批|万|亿)|\d{2,}(?:\.\d+)?|\d\.\d+)"
+                          r"\s*(?:这个数字?|这一数字|这个数据)?"
                           r"(?:指的是|是指|指|说的是|讲的是|对应的是|对应|是)的?(?:什么|哪个|哪项|哪一项|哪方面|哪类|啥)")
 EACH = re.compile(r"分别|各自|各是")
 SEVERAL = re.compile(r"和|与|及|、|以及|还有")
@@ -245,8 +248,9 @@ def route(question: str, known_departments: list[str], has_history: bool = False
         if topic or strip:  # 泰安实施意见有哪些措施？ (a document named, no topic): all of its measures
             return Intent("list", topic=topic, **flags)
 
-    if FIGURE_ASKED.search(q):  # 95%指的是什么？ → the measures that state that figure
-        return Intent("list", topic=FIGURE_ASKED.search(q).group("figure"), **flags)
+    figure = FIGURE_ASKED.search(percent_in_digits(q))
+    if figure:  # 95%指的是什么？ 百分之七是什么目标？ → the measures that state that figure
+        return Intent("list", topic=figure.group("figure"), **flags)
 
     subjects = ["".join(w for w in words(t) if w not in GENERIC_ASKING) for t in list_topic(topic_q, words).split("、")]
     subjects = [t for t in subjects if t]
@@ -268,6 +272,22 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     if bare:  # 房车, LNG, 碳纤: every measure that mentions it, as the lookup lists them
         return Intent("list", topic=bare, **flags)
     return Intent("search", departments=departments, **flags)
+
+
+PERCENT_WORDS = re.compile(r"百分之(?P<n>[零〇一二两三四五六七八九十百点]+)")
+
+
+def percent_in_digits(question: str) -> str:
+    """百分之七 → 7%, 百分之九十五 → 95%, 百分之二点五 → 2.5% (cn2an); other text unchanged."""
+    def digits(match: re.Match) -> str:
+        whole, _, fraction = match.group("n").partition("点")
+        value = to_number(whole)
+        places = [to_number(c) for c in fraction]
+        if value is None or None in places:
+            return match.group()
+        return f"{value:g}" + ("." + "".join(str(int(p)) for p in places) if places else "") + "%"
+
+    return PERCENT_WORDS.sub(digits, question)
 
 
 def _asks_about_a_topic(topic_q: str, words) -> bool:

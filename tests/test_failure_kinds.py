@@ -252,6 +252,33 @@ def test_from_a_figure_to_its_target(assistant, question, number, figure, target
     assert figure in answer and target in answer, response.answer[:300]
 
 
+# A bare number or a percentage in words, asked back: every measure stating it as a whole number
+BARE_FIGURES = [
+    ("190是指什么？", {1, 4}),        # 新增产值 190 亿元 (第1条), 龙头企业 190 家 (第4条)
+    ("400指的是什么？", {2, 19}),     # 技改项目 400 个, 培训 400 人次
+    ("960是什么？", {16}),            # 非化石能源装机 960 万千瓦
+    ("2.4万是什么", {15}),            # 2.4 万人次
+    ("百分之九十五是什么目标", {20}),  # 95%
+    ("百分之七指的是什么", {1}),       # 增长 7%以上, not 17% or 70%
+]
+
+
+@pytest.mark.parametrize("question,expected", BARE_FIGURES, ids=[q for q, _ in BARE_FIGURES])
+def test_a_bare_number_asked_back(assistant, question, expected):
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    assert set(cited(response)) == expected, cited(response)
+
+
+def test_a_number_is_matched_whole():
+    from assistant.handlers.lists import holds
+
+    assert holds("非化石能源装机达到960万千瓦", "960") and not holds("非化石能源装机达到960万千瓦", "60")
+    assert holds("增长7%以上", "7%") and not holds("占比17%", "7%") and not holds("达到70%", "7")
+    assert not holds("11.5亿元", "1.5") and not holds("1.56", "1.5") and holds("约1.5倍", "1.5")
+    assert holds("碳纤维", "碳纤")
+
+
 # --- 6. An elliptical follow-up -----------------------------------------------------------------
 # (first question, the measure it is about, the follow-up, the measure that answers it, the figure)
 

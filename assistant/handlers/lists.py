@@ -31,7 +31,7 @@ def _matching(topic: str, scope: Scope, context: Context) -> tuple[list[tuple[Do
     alternatives = [_squeeze(a) for a in topic.split("、") if a.strip()]
     pairs = [(d, m) for d, m in catalog.pairs if scope.allows(d.doc_id)]
     texts = _squeezed_texts(catalog)
-    exact = [(d, m) for d, m in pairs if any(a in texts[(d.doc_id, m.key)] for a in alternatives)]
+    exact = [(d, m) for d, m in pairs if any(holds(texts[(d.doc_id, m.key)], a) for a in alternatives)]
     if exact:
         return exact, True
     # an acronym or lay word with one policy term for it (AI → 人工智能; index/data/expansion.tsv)
@@ -53,6 +53,16 @@ def _matching(topic: str, scope: Scope, context: Context) -> tuple[list[tuple[Do
         return [], False
     kept = [h for h in hits if context.relevance.keep_with(h, hits[0])]
     return [(catalog.document(h.doc_id), catalog.measure(h.doc_id, h.measure_key)) for h in kept], False
+
+
+def holds(text: str, term: str) -> bool:
+    """Does ``text`` hold ``term``, a number as a whole number? 60 is not in 960 万千瓦, 7% is not in 17%, 1.5 not
+    in 11.5 or 1.56 (both squeezed)."""
+    if not term or not (term[0].isdigit() or term[-1].isdigit()):
+        return term in text
+    left = r"(?<![\d.])" if term[0].isdigit() else ""
+    right = r"(?!\.?\d)" if term[-1].isdigit() else ""
+    return re.search(left + re.escape(term) + right, text) is not None
 
 
 def _squeeze(text: str) -> str:
@@ -100,7 +110,7 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
             lines.append(f"{namer.document(mine[0][0])}（{len(mine)}项）：")
         for document, measure in mine:
             number += 1
-            sentence = next((s for s in body(measure) if any(a in _squeeze(s.text) for a in alternatives)), None)
+            sentence = next((s for s in body(measure) if any(holds(_squeeze(s.text), a) for a in alternatives)), None)
             sentence = sentence or (body(measure)[:1] or [None])[0]
             quote = sentence.text if sentence else measure.title
             citations.append(context.cite(Evidence(document, measure, [sentence] if sentence else [], 1.0),
