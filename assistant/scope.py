@@ -235,6 +235,11 @@ def _in_documents(place: Place, catalog: Catalog) -> bool:
     return any(normalize_text(n) in text for n in (place.name, *place.aliases) if len(n) >= 2)
 
 
+def _has_own_documents(place: Place, catalog: Catalog) -> bool:
+    """Whether a document is issued at the place itself (not only inside it)."""
+    return any(i.place is not None and i.place.code == place.code for i in catalog.infos)
+
+
 def _has_documents(place: Place, catalog: Catalog) -> bool:
     gazetteer = catalog.gazetteer
     return any(i.place is not None and gazetteer.is_within(i.place, place) for i in catalog.infos)
@@ -250,8 +255,9 @@ def _by_place(question: str, catalog: Catalog) -> tuple[list[Place], set[str], s
     asked = normalize_text(unquoted)
     places = gazetteer.find(asked, known=known)
     # a place without documents of its own, named in a phrase the documents' text holds (香港 in 香港优质
-    # “正”印认证), is what the question is about, not where the asker is
-    places = [p for p in places if _has_documents(p, catalog) or not _mentioned(p, catalog, asked)]
+    # “正”印认证; 山东 in 山东制造 with only 威海's plan, a document inside 山东 but not of it), is what the
+    # question is about, not where the asker is
+    places = [p for p in places if _has_own_documents(p, catalog) or not _mentioned(p, catalog, asked)]
     if not places:
         return [], set(), None, []
     # the most specific places: drop a place that is an ancestor of another one named

@@ -8,7 +8,8 @@ through the same code as an answer, and fits scikit-learn's LogisticRegression o
 them (standardized, class-balanced). The threshold is the lowest one that wrongly refuses at most
 ``--max-false-refusals`` of the in-scope questions. A second rule refuses a question whose
 ``scope_gap`` (how much closer it is to a kind of out_of_scope_topics.txt than to any text of the
-corpus) exceeds that of every in-scope tune question (``scope_gap_above``). Two models are written as data:
+corpus) exceeds that of every in-scope tune question it applies to (``scope_gap_above``; not when the best
+measure holds every topic word of the question, ``relevance.gap_rule_applies``). Two models are written as data:
 ``assistant/data/refusal/<embedder>.json`` (every signal) and, for the default embedder,
 ``lexical.json`` (the signals that do not depend on the embedder: the fallback for an embedder without
 its own file). A file whose header says ``never_tune`` is refused. Each question set is answered over
@@ -31,12 +32,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 BUNDLED = [Path(__file__).parent / "questions" / name for name in ("weihai-2026.jsonl", "multi-2026.jsonl", "en-ko.jsonl")]
 
 
-def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
-    """(n, len(FEATURES)) float64 signals, (n,) bool "out of scope", the question texts, (n,) bool "en/ko"."""
+def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """(n, len(FEATURES)) float64 signals, (n,) bool "out of scope", the question texts, (n,) bool "en/ko",
+    (n,) bool "the scope-gap rule applies" (relevance.gap_rule_applies)."""
+    from assistant.relevance import gap_rule_applies
     from assistant.relevance import FEATURES
 
     context = assistant.context()
-    rows, labels, texts, foreign = [], [], [], []
+    rows, labels, texts, foreign, gated = [], [], [], [], []
     for q in questions:
         if q.history:
             continue
@@ -55,7 +58,9 @@ def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str]
         labels.append(not q.should_find)
         texts.append(q.question)
         foreign.append(asked.lang != "zh")
-    return np.array(rows, dtype=float), np.array(labels, dtype=bool), texts, np.array(foreign, dtype=bool)
+        gated.append(gap_rule_applies(features))
+    return (np.array(rows, dtype=float), np.array(labels, dtype=bool), texts, np.array(foreign, dtype=bool),
+            np.array(gated, dtype=bool))
 
 
 C = 0.5  # L2 strength: a few dozen out-of-scope questions support only a smooth boundary
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of in-scope tune questions the threshold may refuse (default 0.01)")
     args = parser.parse_args(argv)
 
-    xs, ys, texts, langs, sources = [], [], [], [], []
+    xs, ys, texts, langs, gates, sources = [], [], [], [], [], []
     embedder_name = None
     for path in [Path(p) for p in (args.questions or BUNDLED)]:
         try:
@@ -117,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         assistant = PolicyAssistant(Settings(**overrides), build_in_child=False)
         embedder_name = assistant.embedder.name
         questions = load_questions(path, documents=assistant.documents()).part("tune")
-        x, y, t, foreign = features_of(assistant, questions)
-        xs.append(x), ys.append(y), texts.extend(t), langs.append(foreign)
+        x, y, t, foreign, gated = features_of(assistant, questions)
+        xs.append(x), ys.append(y), texts.extend(t), langs.append(foreign), gates.append(gated)
         sources.append({"file": path.name, "questions": len(t), "out_of_scope": int(y.sum())})
-    x, y, foreign = np.vstack(xs), np.concatenate(ys), np.concatenate(langs)
+    x, y, foreign, gate = np.vstack(xs), np.concatenate(ys), np.concatenate(langs), np.concatenate(gates)
     texts = np.array(texts, dtype=object)
     print(f"{len(y)} tune questions reach retrieval: {int(y.sum())} out of scope, {int((~y).sum())} in scope "
           f"({int(foreign.sum())} in English or Korean)")
@@ -140,9 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         refused = p > fitted["threshold"]
         if "scope_gap" in features:  # closer to a listed out-of-scope kind than any in-scope tune question was
             gaps = x[rows][:, FEATURES.index("scope_gap")]
-            fitted["scope_gap_above"] = gap_margin(gaps, yy)
+            applies = gate[rows]
+            fitted["scope_gap_above"] = gap_margin(gaps[applies], yy[applies])
             if fitted["scope_gap_above"] is not None:
-                by_gap = gaps > fitted["scope_gap_above"]
+                by_gap = applies & (gaps > fitted["scope_gap_above"])
                 print(f"{name}: scope_gap above {fitted['scope_gap_above']} refuses {int((by_gap & yy).sum())} "
                       f"out-of-scope tune questions, {int((by_gap & yy & ~refused).sum())} of them not refused "
                       "by the model")

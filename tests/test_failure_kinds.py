@@ -209,6 +209,28 @@ def test_not_in_the_corpus_but_near_its_words(assistant, question):
     assert_refused(assistant.ask(question))
 
 
+# ... but a question whose words the measure holds is answered, however near a listed out-of-scope kind the
+# small embedder puts it, and a place inside a phrase of the text (山东 in 山东制造) is not the asker's place
+IN_SCOPE_NEAR_A_KIND = [
+    ("低空经济有什么支持？", 5),      # cosine 0.91 to 低保与社会救助, 0.895 to 第5条
+    ("低空经济由哪些部门负责？", 5),
+    ("山东制造有什么支持？", 12),     # 支持企业参加“山东制造·鲁链优品”系列活动
+    ("质享山东是什么？", 11),         # 入驻“质享山东”服务平台
+]
+
+
+@pytest.mark.parametrize("question,number", IN_SCOPE_NEAR_A_KIND, ids=[q for q, _ in IN_SCOPE_NEAR_A_KIND])
+def test_the_corpus_words_are_answered(assistant, question, number):
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    assert cited(response)[:1] == [number], cited(response)
+
+
+def test_a_province_with_only_a_city_document_inside_it_is_still_a_place(assistant):
+    response = assistant.ask("山东省的企业有什么支持？")  # 威海's plan is not 山东's
+    assert response.found is False and not response.citations and "山东省" in response.answer, response.answer
+
+
 # --- 4. Not in the corpus ------------------------------------------------------------------------
 
 OUT_OF_SCOPE = [
