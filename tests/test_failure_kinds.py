@@ -339,6 +339,11 @@ NOTHING_TO_REFER_TO = [
     ("这个由谁负责？", []),
     ("配合单位有哪些？", None),  # asking words alone, no pointer: still about a measure not named
     ("最高多少钱？", []),
+    ("刚才那条具体内容是什么？", None),  # 刚才, 具体内容: asking words
+    ("这项工作什么时候完成？", None),
+    ("他们负责什么？", []),              # a pronoun
+    ("那第二个呢？", None),              # an ordinal of an earlier list
+    ("那这一条的负责部门呢？", None),
 ]
 
 
