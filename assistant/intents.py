@@ -37,7 +37,14 @@ MEASURE_REF = re.compile(
     # a measure's label as the document writes it: （十三）讲什么？ 福山区措施（十三）
     r"|[（(](?P<d>[一二三四五六七八九十]{1,3})[）)](?=\s*(?:是|讲|说|规定|的内容|内容|怎么|有什么|呢|由|条|项|$|[？?]))"
 )
-PART_REF = re.compile(rf"第\s*(?P<n>{NUMERAL})\s*(?:部分|章|大项|板块|方面)")
+PART_REF = re.compile(rf"第\s*(?P<n>{NUMERAL})\s*(?:部分|章|节|大项|板块|方面)")
+LAST_PART = re.compile(r"最后(?:一个|一)?(?:部分|章|节|板块)")
+# 第三部分第二条: the second measure counted inside part three (not the document's 第2条)
+WITHIN_PART = re.compile(rf"第\s*(?P<part>{NUMERAL})\s*(?:部分|章|节|板块)\s*(?:的|中的?|里的?)?\s*"
+                         rf"第\s*(?P<n>{NUMERAL})\s*(?:条|项|个|点|项措施|条措施)")
+# 绿色低碳那一部分有哪些措施？ a part by the words of its heading
+PART_BY_HEADING = re.compile(r"(?P<topic>[\u4e00-\u9fffA-Za-z]{2,16}?)(?:的|那|这)?(?:一)?(?:个)?(?:部分|板块)"
+                             r"(?=.*(?:哪些|什么|几|讲|包括|内容|措施|任务))")
 SAFEGUARDS = re.compile(r"保障措施")
 
 DOC_FACTS: dict[str, re.Pattern[str]] = {
@@ -108,7 +115,8 @@ ASK_MORE = re.compile(r"还有(?:别的|其他|其它|什么|吗|呢)|别的|其
 @dataclass(frozen=True)
 class Intent:
     kind: IntentKind
-    numbers: tuple[int, ...] = ()  # measure numbers asked for (第9条), or the part number (第五部分)
+    numbers: tuple[int, ...] = ()  # measure numbers asked for (第9条), or the part number (第五部分; -1: the last)
+    within: int | None = None  # the measure counted inside the part (第三部分第二条 → 2)
     safeguards: bool = False  # 保障措施 asked for by name
     departments: tuple[str, ...] = ()  # full names, as the routing's department list knows them
     mentions: tuple[str, ...] = ()  # department names as written in the question (工信局)
@@ -203,13 +211,19 @@ def route(question: str, known_departments: list[str], has_history: bool = False
             return Intent("documents", topic=(about.group("topic") or about.group("after")).strip(), latest=latest,
                           **flags)
 
+    within = WITHIN_PART.search(q)
+    if within and to_int(within.group("part")) and to_int(within.group("n")):
+        return Intent("part", numbers=(to_int(within.group("part")),), within=to_int(within.group("n")), **flags)
     numbers = measure_numbers(q)
     if numbers or (SAFEGUARDS.search(q) and not LIST_WORDS.search(q)):
         return Intent("measure", numbers=numbers, safeguards=bool(SAFEGUARDS.search(q)), **flags)
 
-    parts = _numbers(PART_REF, q)
+    parts = _numbers(PART_REF, q) + ((-1,) if LAST_PART.search(q) else ())
     if parts:
         return Intent("part", numbers=parts, **flags)
+    heading = PART_BY_HEADING.search(topic_q)
+    if heading and topic_words(heading.group("topic"), words):
+        return Intent("part", topic=heading.group("topic"), **flags)
 
     departments = tuple(find_departments(q) if find_departments else _find_departments(q, known_departments))
     facts: list[Fact] = []

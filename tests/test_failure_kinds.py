@@ -411,6 +411,12 @@ PARTS = [
     ("第4部分有几条措施，分别是什么？", {11, 12, 13, 14, 15}),
     ("第六部分是关于什么的，有哪些条？", {19, 20, 21}),
     ("第七部分讲什么？", {"保障措施"}),
+    ("最后一部分讲什么？", {"保障措施"}),                  # the last part
+    ("第三节的措施由谁负责", {8, 9, 10}),                  # 节 for 部分
+    ("第三部分第二条是什么？", {9}),                       # the second measure counted inside part 三
+    ("第五部分的第3项讲什么", {18}),
+    ("绿色低碳那一部分有哪些措施？", {16, 17, 18}),        # by the words of its heading
+    ("企业发展新动能这部分有哪些措施", {19, 20, 21}),
 ]
 
 
@@ -419,6 +425,17 @@ def test_a_part_of_the_document_by_its_number(assistant, question, expected):
     response = assistant.ask(question)
     assert response.found is True, response.answer[:200]
     assert set(cited(response)) == expected, cited(response)
+
+
+def test_a_measure_beyond_a_parts_end_says_how_many_it_has(assistant):
+    response = assistant.ask("第三部分的第5项")
+    assert response.found is False and not response.citations
+    assert "第3部分共3项" in response.answer, response.answer
+
+
+def test_a_part_no_heading_names_is_searched_as_a_topic(assistant):
+    response = assistant.ask("数字化转型部分包括哪些措施")  # no heading says 数字化转型: the measure on it
+    assert response.found is True and cited(response)[:1] == [9], cited(response)
 
 
 # --- 10. A bare keyword: every measure that mentions it -----------------------------------------

@@ -7,12 +7,15 @@ narrow the question.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, has_target, in_scope_pairs
 from assistant.intents import asks_lead_only
 from assistant.models import AskResponse
 from corpus.records import Document, Measure
+from index.tokenization import normalize_text
 
 
 def answer_measure(asked: Asked, context: Context) -> AskResponse:
@@ -74,17 +77,32 @@ def _missing(asked: Asked, context: Context) -> AskResponse:
     return AskResponse(answer=answer, found=False, intent="measure", citations=[])
 
 
+def _asked_sections(asked: Asked, document: Document, words) -> list:
+    """The parts of ``document`` the question asks for: by number (-1: the last), or by words of the heading
+    (绿色低碳那一部分 → 五、坚持绿色低碳发展…)."""
+    sections = document.sections
+    if asked.intent.topic:
+        wanted = [w for w in words(asked.intent.topic) if len(w) >= 2] or [asked.intent.topic]
+        return [s for s in sections if all(w in normalize_text(s.title) for w in wanted)]
+    last = sections[-1].number if sections else None
+    return [s for s in sections if s.number in asked.intent.numbers or (-1 in asked.intent.numbers
+                                                                         and s.number == last)]
+
+
 def answer_part(asked: Asked, context: Context) -> AskResponse:
-    """第五部分有哪些措施 → every measure of that part (section), per document."""
+    """第五部分有哪些措施 → every measure of that part (section), per document; 第三部分第二条 → the second
+    measure of part three; 最后一部分, 绿色低碳那一部分 → that part."""
     catalog, scope, namer = context.catalog, asked.scope, context.namer
-    blocks, citations = [], []
+    blocks, citations, inside = [], [], []
     for info in catalog.infos:
         if not scope.allows(info.doc_id):
             continue
-        for section in info.document.sections:
-            if section.number not in asked.intent.numbers:
-                continue
+        for section in _asked_sections(asked, info.document, context.searcher.tokenizer.words):
             measures = [m for m in section.measures if m.kind == "measure"] or section.measures
+            if asked.intent.within is not None:
+                if 0 < asked.intent.within <= len(measures):
+                    inside.append((info.document, measures[asked.intent.within - 1]))
+                continue
             heading = (namer.document(info.document) if catalog.multi else "") + \
                 f"第{section.number}部分「{section.title}」共{len(measures)}项："
             rows = []
@@ -93,8 +111,26 @@ def answer_part(asked: Asked, context: Context) -> AskResponse:
                              f"责任单位：{answers.departments_text(measure)}"))
                 citations.append(context.cite(Evidence(info.document, measure, body(measure)[:1], 1.0)))
             blocks.append(answers.measures_list_answer(heading, rows))
+    if inside:
+        evidence = [Evidence(d, m, body(m), 1.0) for d, m in inside]
+        answer = answers.retrieval_answer(evidence, context.namer_for(asked), department_first=asked.intent.asks_department)
+        return AskResponse(answer=answer, found=True, intent="part", citations=[context.cite(e) for e in evidence])
+    if not blocks and asked.intent.topic:  # no heading holds those words: the question is about the topic
+        from assistant.handlers.search import answer_search
+
+        return answer_search(replace(asked, intent=replace(asked.intent, kind="search", topic="")), context)
+    if not blocks and asked.intent.within is not None:
+        sizes = "；".join(f"{i.name() + '的' if catalog.multi else ''}第{s.number}部分共{len(s.measures)}项"
+                         for i in catalog.infos if scope.allows(i.doc_id) for s in _asked_sections(
+                             asked, i.document, context.searcher.tokenizer.words))
+        if sizes:
+            return AskResponse(answer=f"没有第{asked.intent.numbers[0]}部分第{asked.intent.within}项：{sizes}。",
+                               found=False, intent="part", citations=[])
     if not blocks:
-        wanted = "、".join(f"第{n}部分" for n in asked.intent.numbers)
+        wanted = asked.intent.topic and f"“{asked.intent.topic}”部分" or "、".join(
+            "最后一部分" if n == -1 else f"第{n}部分" for n in asked.intent.numbers)
+        if asked.intent.within is not None:
+            wanted += f"第{asked.intent.within}项"
         counts = "；".join(f"{i.name() if catalog.multi else '文件'}共{len(i.document.sections)}部分"
                           for i in catalog.infos if scope.allows(i.doc_id))
         return AskResponse(answer=f"没有{wanted}。{counts}。", found=False, intent="part", citations=[])
