@@ -124,7 +124,24 @@ CODES = [
     ("AI", {5, 8}),          # 人工智能: 第5条 (人工智能、机器人; 人工智能终端产品), 第8条 (“人工智能+制造”)
     ("OPC", None),           # a code of other policies, nowhere in this document
     ("5G", None),            # nowhere in this document
+    ("LNG和T1000", {4, 5}),  # two codes asked together: each one's measure
 ]
+
+
+# A code asked about is quoted where the text says it, first
+CODE_QUOTES = [
+    ("T1000是什么", "T1000"),   # quoted 信创打印机 (nearest in meaning) before the T1000 sentence
+    ("Lng船", "LNG"),           # quoted the measure's first sentence, which has no LNG
+    ("T1000碳纤维有什么支持？", "T1000"),
+]
+
+
+@pytest.mark.parametrize("question,code", CODE_QUOTES, ids=[q for q, _ in CODE_QUOTES])
+def test_a_code_is_quoted_where_the_text_says_it(assistant, question, code):
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    first_quote = re.search(r"[：:]\s*“(.+?)”", response.answer)  # a quote, not the echoed topic
+    assert first_quote and code in first_quote.group(1).replace(" ", ""), response.answer[:300]
 
 
 @pytest.mark.parametrize("question,expected", CODES, ids=[q for q, _ in CODES])

@@ -34,6 +34,12 @@ def _matching(topic: str, scope: Scope, context: Context) -> tuple[list[tuple[Do
     exact = [(d, m) for d, m in pairs if any(holds(texts[(d.doc_id, m.key)], a) for a in alternatives)]
     if exact:
         return exact, True
+    joined = [part for a in alternatives for part in re.split(r"和|与|及|以及", a) if part]
+    if len(joined) > len(alternatives) and all(len(p) >= 2 for p in joined):
+        # LNG和T1000: two terms asked together, each held by its own measures, none held whole
+        each = [(d, m) for d, m in pairs if any(holds(texts[(d.doc_id, m.key)], p) for p in joined)]
+        if each and all(any(holds(texts[(d.doc_id, m.key)], p) for d, m in each) for p in joined):
+            return each, True
     # an acronym or lay word with one policy term for it (AI → 人工智能; index/data/expansion.tsv)
     from index.expansion import expansion_terms
 
@@ -53,6 +59,18 @@ def _matching(topic: str, scope: Scope, context: Context) -> tuple[list[tuple[Do
         return [], False
     kept = [h for h in hits if context.relevance.keep_with(h, hits[0])]
     return [(catalog.document(h.doc_id), catalog.measure(h.doc_id, h.measure_key)) for h in kept], False
+
+
+def _most_words(sentences, alternatives: list[str], context: Context):
+    """The first of ``sentences`` holding the most words of the topic (Lng船: the sentence that says LNG, not
+    the measure's first); None for no sentences."""
+    words = {w for a in alternatives for w in context.searcher.tokenizer.words(a) if w.strip()}
+    best, most = None, -1
+    for sentence in sentences:
+        held = sum(w in _squeeze(sentence.text) for w in words)
+        if held > most:
+            best, most = sentence, held
+    return best
 
 
 def holds(text: str, term: str) -> bool:
@@ -111,7 +129,7 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
         for document, measure in mine:
             number += 1
             sentence = next((s for s in body(measure) if any(holds(_squeeze(s.text), a) for a in alternatives)), None)
-            sentence = sentence or (body(measure)[:1] or [None])[0]
+            sentence = sentence or _most_words(body(measure), alternatives, context)
             quote = sentence.text if sentence else measure.title
             citations.append(context.cite(Evidence(document, measure, [sentence] if sentence else [], 1.0),
                                           quote=quote))
