@@ -272,14 +272,15 @@ def _foreign_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[s
 
 
 def retrieval_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[str] | None = None,
-                     department_first: bool = False, lead_asked: bool = False) -> str:
+                     department_first: bool = False, lead_asked: bool = False, lead: str | None = None) -> str:
     """根据第9条「…」（责任单位：…）：“…”, one block per measure (in English or Korean: the template's words).
 
     ``department_first``: a line that answers who is responsible comes first (``lead_asked``: the question
-    asks for the 牵头单位, which that line then names on its own)."""
+    asks for the 牵头单位, which that line then names on its own). ``lead``: a line said first (that the
+    measures state no amount, say)."""
     if namer.lang != "zh":
         return _foreign_answer(evidence, namer, figure_lines, department_first)
-    lines: list[str] = []
+    lines: list[str] = [lead] if lead else []
     if department_first:
         lines.append(departments_line(evidence, namer, lead_asked))
     if figure_lines:

@@ -248,6 +248,44 @@ def test_a_province_with_only_a_city_document_inside_it_is_still_a_place(assista
     assert response.found is False and not response.citations and "山东省" in response.answer, response.answer
 
 
+# Asking a measure for what no measure writes (a name, an address, a telephone number, a rate): said so,
+# with no citation, not answered with the nearest measure
+UNSTATED = [
+    ("威海市工业和信息化局局长是谁？", "负责人姓名"),
+    ("威海市长是谁？", "负责人姓名"),
+    ("人民银行威海市分行在哪里办公？", "具体地址"),
+    ("荣成市绿电产业园具体位置在哪？", "具体地址"),
+    ("首贷的贷款利率是多少？", "利率"),
+    ("算力贷年化利息多少？", "利率"),
+]
+
+
+@pytest.mark.parametrize("question,missing", UNSTATED, ids=[q for q, _ in UNSTATED])
+def test_what_no_measure_writes_is_said_to_be_unstated(assistant, question, missing):
+    response = assistant.ask(question)
+    assert response.found is False and response.citations == [], cited(response)
+    assert f"没有写明{missing}" in response.answer, response.answer
+
+
+@pytest.mark.parametrize("question", ["智能工厂能拿到多少奖励资金？", "专精特新企业奖励多少钱？", "绿色工厂的奖补标准是什么？"])
+def test_an_amount_the_measures_do_not_state_is_said_to_be_missing(assistant, question):
+    """The plan sets counts to reach (培育2家卓越级智能工厂), no amounts of money: the answer says so first
+    instead of offering the counts as the amount."""
+    response = assistant.ask(question)
+    assert response.found is True, response.answer[:200]
+    assert response.answer.startswith("所引措施没有写明具体金额"), response.answer[:200]
+    assert "相关目标" not in response.answer
+
+
+def test_an_attributes_file_row_is_checked():
+    from assistant.attributes import attributes, unstated
+
+    assert {a.name for a in attributes()} >= {"负责人姓名", "具体地址", "联系电话", "利率"}
+    assert unstated("贷款利率是多少？", ["按贷款市场报价利率（LPR）的50%给予贴息"]) is None  # stated: no refusal
+    assert unstated("贷款利率是多少？", ["推动金融机构扩大首贷、续贷"]) == "利率"
+    assert unstated("有哪些贷款支持？", ["推动金融机构扩大首贷、续贷"]) is None  # not asked
+
+
 # --- 4. Not in the corpus ------------------------------------------------------------------------
 
 OUT_OF_SCOPE = [

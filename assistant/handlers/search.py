@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.attributes import unstated
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, has_target
@@ -114,13 +115,34 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     if asked.scope.own:  # 在武汉…租房子能便宜点吗？: the place's own measures first, then those of the levels above
         kept = [h for h in kept if h.doc_id in asked.scope.own] + [h for h in kept if h.doc_id not in asked.scope.own]
     evidence = [context.evidence(h) for h in kept]
+    if lang == "zh":
+        missing = unstated(asked.text, [e.measure.title + e.measure.text for e in evidence])
+        if missing:  # 局长是谁？ 在哪里办公？: no measure states it; quoting the nearest would not answer
+            return context.refusal(asked.scope, text=not_stated(missing, evidence[0], context.namer_for(asked)))
+    lead = None
     if intent.asks_figure:
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
+        if lang == "zh" and MONEY_ASKED.search(asked.text) and not any(
+                t.unit.endswith("元") for e in evidence for t in e.measure.targets):
+            # 智能工厂能拿到多少奖励资金？: the measures set counts to reach, no amount of money
+            lead = "所引措施没有写明具体金额或奖补标准，以下是相关内容："
     answer = answers.retrieval_answer(
         evidence, context.namer_for(asked),
-        figure_lines=figure_lines(evidence, searcher, question) if intent.asks_figure else None,
-        department_first=intent.asks_department, lead_asked=intent.asks_department and asks_lead_only(asked.text))
+        figure_lines=figure_lines(evidence, searcher, question) if intent.asks_figure and not lead else None,
+        department_first=intent.asks_department, lead_asked=intent.asks_department and asks_lead_only(asked.text),
+        lead=lead)
     return AskResponse(answer=answer, found=True, intent="search", citations=[context.cite(e) for e in evidence])
+
+
+# a question for an amount of money (多少钱, 奖励多少, 补贴标准, 资金…多少): its measure should state one in 元
+MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|(?:奖励|奖补|补贴|补助|资助|资金|奖金|钱)(?:是|有|能|可以)?(?:多少|几)"
+                         r"|(?:多少|几)(?:奖励|奖补|补贴|补助|资助|资金|奖金)|(?:补贴|补助|奖补|奖励)标准")
+
+
+def not_stated(missing: str, nearest: Evidence, namer) -> str:
+    """已收录的政策文件没有写明具体地址… naming the nearest measure, which does not state it either."""
+    return (f"已收录的政策文件没有写明{missing}。与问题最接近的是{namer.measure(nearest.document, nearest.measure)}，"
+            f"其中也没有{missing}。如需了解，请咨询相关主管部门。")
 
 
 FIGURE_TIES = 3  # figure sentences shown per measure when several fit the question equally well
