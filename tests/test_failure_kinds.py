@@ -286,6 +286,26 @@ def test_an_attributes_file_row_is_checked():
     assert unstated("有哪些贷款支持？", ["推动金融机构扩大首贷、续贷"]) is None  # not asked
 
 
+# A past year's figure asked of a plan issued after it: the plan sets targets, it holds no past figures
+PAST_YEARS = [
+    "威海市2025年规上工业增加值是多少？",
+    "2025年威海新增了多少家规上工业企业？",
+    "2024年全市工业技改项目有多少个？",
+]
+
+
+@pytest.mark.parametrize("question", PAST_YEARS)
+def test_a_past_years_figure_is_not_answered_with_this_years_target(assistant, question):
+    response = assistant.ask(question)
+    assert response.found is False and response.citations == [], cited(response)
+    assert "没有" in response.answer and "年的实际数字" in response.answer, response.answer
+
+
+def test_a_year_of_the_plan_or_as_a_condition_is_still_answered(assistant):
+    assert cited(assistant.ask("2026年规上工业增加值增长多少？"))[:1] == [1]
+    assert assistant.ask("2025年认定的专精特新企业有什么奖励？").found is True
+
+
 # --- 4. Not in the corpus ------------------------------------------------------------------------
 
 OUT_OF_SCOPE = [

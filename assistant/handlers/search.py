@@ -121,6 +121,9 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
             return context.refusal(asked.scope, text=not_stated(missing, evidence[0], context.namer_for(asked)))
     lead = None
     if intent.asks_figure:
+        past = past_year(asked.text, evidence, context)
+        if past:
+            return context.refusal(asked.scope, text=past)
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
         if lang == "zh" and MONEY_ASKED.search(asked.text) and not any(
                 t.unit.endswith("元") for e in evidence for t in e.measure.targets):
@@ -137,6 +140,28 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
 # a question for an amount of money (多少钱, 奖励多少, 补贴标准, 资金…多少): its measure should state one in 元
 MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|(?:奖励|奖补|补贴|补助|资助|资金|奖金|钱)(?:是|有|能|可以)?(?:多少|几)"
                          r"|(?:多少|几)(?:奖励|奖补|补贴|补助|资助|资金|奖金)|(?:补贴|补助|奖补|奖励)标准")
+
+
+YEAR_ASKED = re.compile(r"(?P<year>20\d\d)\s*年|(?P<rel>去年|前年)")
+# a year asked as the time of a support (2025年认定的企业有什么奖励？) is a condition, not a past statistic
+SUPPORT_ASKED = re.compile(r"奖励|奖补|补贴|补助|资助|支持|扶持|政策|申请|申报|享受|认定")
+
+
+def past_year(question: str, evidence: list[Evidence], context: Context) -> str | None:
+    """What to say when a figure of a past year is asked (2025年规上工业增加值是多少？ 去年新增了多少家？) and the
+    measures found belong to documents issued after that year that do not name it: they set targets, not the
+    past's figures. None when the question names no past year, or a document speaks of it."""
+    match = YEAR_ASKED.search(question)
+    if match is None or SUPPORT_ASKED.search(question):
+        return None
+    year = int(match.group("year")) if match.group("year") else context.today.year - (
+        2 if match.group("rel") == "前年" else 1)
+    infos = [context.catalog.info(e.document.doc_id) for e in evidence]
+    if any(i.year is None or i.year <= year for i in infos) or any(str(year) in e.measure.text for e in evidence):
+        return None
+    named = "、".join(dict.fromkeys(f"《{i.short_title}》（{i.year}年）" for i in infos))
+    return (f"已收录的{named}写的是今后的工作目标，没有{year}年的实际数字。"
+            f"往年的统计数据请查阅统计部门发布的统计公报，或咨询相关主管部门。")
 
 
 def not_stated(missing: str, nearest: Evidence, namer) -> str:
