@@ -342,6 +342,20 @@ FOREIGN_DOCUMENTS = re.compile(r"which (?:documents|policies)|what (?:documents|
                                r"(?:documents|policies)|어떤 문서|문서 목록", re.IGNORECASE)
 
 
+# which measures a named unit answers for: Which measures is the Justice Bureau responsible for? 사법국은 어떤 조치를 담당합니까?
+FOREIGN_UNIT_LIST = re.compile(r"which (?:measures|tasks|items)|what (?:measures|tasks) (?:is|are|does|do)"
+                               r"|어떤 (?:조치|과제|업무)를?\s*담당|무엇을\s*담당|담당하는 (?:조치|과제)", re.IGNORECASE)
+_ORDINALS = {w: i for i, w in enumerate(("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+                                          "ninth", "tenth"), start=1)}
+FOREIGN_PART = re.compile(r"(?:part|section|chapter)\s*(?P<n>\d{1,2})\b|(?P<o>first|second|third|fourth|fifth|sixth"
+                          r"|seventh|eighth|ninth|tenth)\s+(?:part|section|chapter)|제\s*(?P<k>\d{1,2})\s*(?:부분|장|편)",
+                          re.IGNORECASE)
+# a figure of the text asked back: What does 98% refer to? 98%는 무엇을 의미합니까?
+FOREIGN_FIGURE_ASKED = re.compile(r"what (?:does|is)\s+(?:the\s+)?(?P<f>\d+(?:\.\d+)?\s*%|\d{2,}(?:\.\d+)?)(?![\d.])"
+                                  r"|(?P<k>\d+(?:\.\d+)?\s*%|\d{2,}(?:\.\d+)?)\s*(?:은|는|이|가)?\s*(?:무엇|뭐|어떤)",
+                                  re.IGNORECASE)
+
+
 def route_foreign(question: str) -> Intent:
     """The intent of a question in English or Korean: a measure by number, the list of documents, a fact
     about a document (its 文号, validity, number of measures, date, issuer), else retrieval."""
@@ -350,6 +364,14 @@ def route_foreign(question: str) -> Intent:
     numbers = tuple(dict.fromkeys(int(m.group("n") or m.group("k")) for m in FOREIGN_MEASURE.finditer(question)))
     if numbers:
         return Intent("measure", numbers=numbers, **flags)
+    part = FOREIGN_PART.search(question)
+    if part:
+        number = int(part.group("n") or part.group("k")) if (part.group("n") or part.group("k")) else \
+            _ORDINALS[part.group("o").lower()]
+        return Intent("part", numbers=(number,), **flags)
+    figure = FOREIGN_FIGURE_ASKED.search(question)
+    if figure:
+        return Intent("list", topic=re.sub(r"\s+", "", figure.group("f") or figure.group("k")), **flags)
     if FOREIGN_DOCUMENTS.search(question):
         return Intent("documents", **flags)
     facts = tuple(fact for pattern, fact in FOREIGN_FACTS if pattern.search(question))

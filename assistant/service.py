@@ -19,7 +19,7 @@ from assistant.errors import BadQuestion, NotFound, ReindexBusy, SearchUnavailab
 from assistant.handlers import HANDLERS, Asked, Context
 from assistant.handlers.lists import matching_measures
 from assistant.conversation import referent
-from assistant.intents import list_topic, route, route_foreign, topic_words
+from assistant.intents import FOREIGN_UNIT_LIST, list_topic, route, route_foreign, topic_words
 from assistant.language import chinese_terms, detect as detect_language
 from assistant.models import (
     AskResponse, Citation, DepartmentOut, DocumentOut, MeasureOut, MeasureRef, NoticeOut, RoleOut, SentenceOut,
@@ -440,6 +440,12 @@ class PolicyAssistant:
         if lang != "zh":  # English or Korean: the meaning side reads it as asked, the lexical side its Chinese terms
             intent = route_foreign(question)
             scope = self._foreign_scope(question, lang, catalog)
+            if intent.kind == "search" and FOREIGN_UNIT_LIST.search(question):  # the Justice Bureau → 市司法局
+                allowed = None if scope.everything else set(scope.doc_ids)
+                units = tuple(dict.fromkeys(n for names in catalog.departments_in(chinese_terms(question, lang),
+                                                                                  allowed).values() for n in names))
+                if units:
+                    intent = replace(intent, kind="department", departments=units, asks_department=True)
             if intent.kind in ("measure", "docfact"):  # measure 6 of the Qingdao measures: Qingdao's own document's
                 scope = own_documents(scope)
             return Asked(question, intent, scope, conversation, top_k or DEFAULT_TOP_K, lang=lang,

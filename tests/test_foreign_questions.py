@@ -96,3 +96,31 @@ def test_out_of_scope_english_and_korean_questions_are_refused(answers, language
     assert response.found is False, f"answered: {[c.measure_number for c in response.citations]} {response.answer[:200]!r}"
     assert response.citations == []
     assert_lead_line_in(language, response.answer)
+
+
+# a part, a figure asked back and a unit's measures, asked in English or Korean: the same lookups as in Chinese,
+# under the template's lead line
+LOOKUPS = [
+    ("en", "What does part 3 contain?", {8, 9, 10}),
+    ("en", "Which measures are in the fifth part?", {16, 17, 18}),
+    ("ko", "제3부분에는 어떤 조치가 있습니까?", {8, 9, 10}),
+    ("en", "What does 98% refer to?", {9}),
+    ("ko", "98%는 무엇을 의미합니까?", {9}),
+    ("en", "Which measures is the Justice Bureau responsible for?", {21, None}),  # None: 保障措施 (no number)
+    ("ko", "사법국은 어떤 조치를 담당합니까?", {21, None}),
+    ("en", "Which measures is the Finance Bureau responsible for?", {7, 14, 19}),
+]
+
+
+@pytest.mark.parametrize("language,question,numbers", LOOKUPS, ids=[q[1][:40] for q in LOOKUPS])
+def test_lookups_asked_in_english_or_korean(answers, language, question, numbers):
+    response = answers(question)
+    assert response.found is True, response.answer[:200]
+    assert {c.measure_number for c in response.citations} == numbers, [c.measure_number for c in response.citations]
+    assert_lead_line_in(language, response.answer)
+
+
+def test_a_part_the_document_lacks_is_refused_in_the_question_language(answers):
+    response = answers("What does part 9 contain?")
+    assert response.found is False and response.citations == []
+    assert_lead_line_in("en", response.answer)

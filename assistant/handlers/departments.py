@@ -10,7 +10,7 @@ import re
 
 from assistant import answers
 from assistant.answers import Evidence
-from assistant.handlers.base import Asked, Context, department_sentence
+from assistant.handlers.base import Asked, Context, body, department_sentence
 from assistant.intents import asks_lead_only, without_names
 from assistant.models import AskResponse
 from corpus.records import Measure
@@ -117,6 +117,15 @@ def unknown_unit(mention: str, context: Context) -> AskResponse:
 def answer_department(asked: Asked, context: Context) -> AskResponse:
     catalog, scope, namer = context.catalog, asked.scope, context.namer
     allowed = None if scope.everything else set(scope.doc_ids)
+    if asked.lang != "zh":  # asked in English or Korean: the unit's measures, under the template's lead line
+        pairs = [(d, m) for name in asked.intent.departments for d, m in catalog.by_department.get(name, [])
+                 if scope.allows(d.doc_id)]
+        pairs = list({(d.doc_id, m.key): (d, m) for d, m in pairs}.values())
+        if not pairs:
+            return context.refusal(scope, lang=asked.lang)
+        evidence = [Evidence(d, m, body(m)[:1], 1.0) for d, m in pairs]
+        return AskResponse(answer=answers.retrieval_answer(evidence, context.namer_for(asked)), found=True,
+                           intent="department", citations=[context.cite(e) for e in evidence])
     if asked.intent.mentions and not asked.intent.departments:
         return named_in_text(asked.intent.mentions[:1], context, allowed) or unknown_unit(asked.intent.mentions[0],
                                                                                          context)

@@ -113,9 +113,16 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
         return _every_measure(asked, context)
     matches, literal = _matching(topic, asked.scope, context)
     if not matches:
-        return context.refusal(asked.scope)
+        return context.refusal(asked.scope, lang=asked.lang)
     alternatives = [_squeeze(a) for a in topic.split("、") if a]
     namer, catalog = context.namer, context.catalog
+    if asked.lang != "zh":  # the template's lead line, each measure quoted where it says the topic
+        evidence = [Evidence(d, m, [next((s for s in body(m) if any(holds(_squeeze(s.text), a) for a in alternatives)),
+                                         None) or _most_words(body(m), alternatives, context)], 1.0)
+                    for d, m in matches]
+        evidence = [Evidence(e.document, e.measure, [s for s in e.sentences if s is not None], 1.0) for e in evidence]
+        return AskResponse(answer=answers.retrieval_answer(evidence, context.namer_for(asked)), found=True,
+                           intent="list", citations=[context.cite(e) for e in evidence])
     citations, lines = [], []
     documents = list(dict.fromkeys(d.doc_id for d, _ in matches))
     # the topic is echoed only when every record names it; otherwise the records are "close" to it

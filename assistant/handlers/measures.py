@@ -99,9 +99,12 @@ def answer_part(asked: Asked, context: Context) -> AskResponse:
             continue
         for section in _asked_sections(asked, info.document, context.searcher.tokenizer.words):
             measures = [m for m in section.measures if m.kind == "measure"] or section.measures
-            if asked.intent.within is not None:
+            if asked.intent.within is not None and asked.lang == "zh":
                 if 0 < asked.intent.within <= len(measures):
                     inside.append((info.document, measures[asked.intent.within - 1]))
+                continue
+            if asked.lang != "zh":  # the template's lead line, the measures as cited
+                inside.extend((info.document, m) for m in measures)
                 continue
             heading = (namer.document(info.document) if catalog.multi else "") + \
                 f"第{section.number}部分「{section.title}」共{len(measures)}项："
@@ -112,9 +115,12 @@ def answer_part(asked: Asked, context: Context) -> AskResponse:
                 citations.append(context.cite(Evidence(info.document, measure, body(measure)[:1], 1.0)))
             blocks.append(answers.measures_list_answer(heading, rows))
     if inside:
-        evidence = [Evidence(d, m, body(m), 1.0) for d, m in inside]
+        evidence = [Evidence(d, m, body(m) if asked.intent.within is not None else body(m)[:1], 1.0)
+                    for d, m in inside]
         answer = answers.retrieval_answer(evidence, context.namer_for(asked), department_first=asked.intent.asks_department)
         return AskResponse(answer=answer, found=True, intent="part", citations=[context.cite(e) for e in evidence])
+    if not blocks and asked.lang != "zh":
+        return context.refusal(scope, lang=asked.lang)
     if not blocks and asked.intent.topic:  # no heading holds those words: the question is about the topic
         from assistant.handlers.search import answer_search
 
