@@ -600,3 +600,4 @@ def test_two_subjects_asked_of_a_place_with_its_own_document_come_from_it(client
     body = ask(client, "威海在人才和金融方面分别有什么支持？")
     cited = [(c["doc_id"], c["measure_key"]) for c in body["citations"]]
     assert {d for d, _ in cited} == {SEED} and (SEED, "15") in cited and (SEED, "14") in cited, cited
+

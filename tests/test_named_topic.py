@@ -162,3 +162,12 @@ def test_a_place_with_its_own_document_is_answered_from_it_first(client):
     body = ask(client, "威海的企业培训员工有补贴吗？")
     cited = [(c["doc_id"], c["measure_key"]) for c in body["citations"]]
     assert cited[0] == (SEED, "15") and (EMPLOY, "7") in cited, cited
+
+
+@pytest.mark.parametrize("question,doc_id", [
+    ("享受住房租金扣除需要满足什么条件？", IIT),  # 第十七条 states them: not "没有写明申请条件"
+    ("创业担保贷款的申请条件是什么？", EMPLOY),
+])
+def test_conditions_a_document_states_are_answered(client, question, doc_id):
+    body = ask(client, question)
+    assert body["found"] is True and body["citations"][0]["doc_id"] == doc_id, body["answer"][:300]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from assistant import answers
+from assistant.attributes import unstated
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body
-from assistant.handlers.search import answer_search
+from assistant.handlers.search import answer_search, not_stated
 from assistant.models import AskResponse
 from assistant.scope import Scope
 from corpus.records import Document, Measure
@@ -114,6 +115,11 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
     matches, literal = _matching(topic, asked.scope, context)
     if not matches:
         return context.refusal(asked.scope, lang=asked.lang)
+    missing = None if literal or asked.lang != "zh" else unstated(asked.text, [m.title + m.text for _, m in matches])
+    if missing:  # 申请高新技术企业认定需要哪些条件？ of measures that state none
+        document, measure = matches[0]
+        return context.refusal(asked.scope, text=not_stated(missing, Evidence(document, measure, [], 1.0),
+                                                            context.namer_for(asked)))
     alternatives = [_squeeze(a) for a in topic.split("、") if a]
     namer, catalog = context.namer, context.catalog
     if asked.lang != "zh":  # the template's lead line, each measure quoted where it says the topic
