@@ -101,7 +101,7 @@ UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给])[\u
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
 # a figure of the text asked back (95%指的是什么？ 190是指什么？ 2.4万是什么): with a unit, or a bare number of two
 # digits or more (a single digit is too common to point at one figure)
-FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])(?P<figure>\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
+FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])(?P<figure>(?:每(?:平方米|平米|人|户|家|月|年|亩|台|套|次|项)\s*)?\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
                           r"|万千瓦|千瓦|万吨|吨|万平方米|平方米|亩|所|座|处|批|万|亿)|\d{2,}(?:\.\d+)?|\d\.\d+)"
                           r"\s*(?:这个数字?|这一数字|这个数据)?"
                           r"(?:指的是|是指|指|说的是|讲的是|对应的是|对应|是)的?(?:什么|哪个|哪项|哪一项|哪方面|哪类|啥)")

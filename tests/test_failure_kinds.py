@@ -369,6 +369,14 @@ def test_a_bare_number_asked_back(assistant, question, expected):
     assert set(cited(response)) == expected, cited(response)
 
 
+def test_a_per_unit_figure_is_asked_back_whole():
+    from assistant.intents import FIGURE_ASKED
+
+    assert FIGURE_ASKED.search("每平方米1000元是什么补贴？").group("figure") == "每平方米1000元"  # not every 1000元
+    assert FIGURE_ASKED.search("T1000是什么") is None  # a code, not a figure
+    assert FIGURE_ASKED.search("190是指什么？").group("figure") == "190"
+
+
 def test_a_number_is_matched_whole():
     from assistant.handlers.lists import holds
 
