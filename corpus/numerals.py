@@ -39,6 +39,9 @@ def to_number(text: str) -> float | None:
 
 def to_int(text: str) -> int | None:
     """Like :func:`to_number`, for whole numbers only (labels, years, days)."""
+    squeezed = re.sub(r"\s+", "", text).translate(_FULL_WIDTH_DIGITS)
+    if squeezed.isdigit() and squeezed.isascii():
+        return int(squeezed)  # exact, however long (a float would turn 99999999999999999999 into 1e20)
     value = to_number(text)
     return int(value) if value is not None and value == int(value) else None
 

@@ -558,3 +558,8 @@ def test_this_one_after_carbon_fibre_names_only_its_own_departments(assistant, f
     named = departments_named(response.answer)
     assert named == DEPARTMENTS[this_one], (
         f"第{this_one}条: missing {DEPARTMENTS[this_one] - named}, extra {named - DEPARTMENTS[this_one]}")
+
+
+def test_a_huge_measure_number_is_repeated_as_asked(assistant):
+    response = assistant.ask("第99999999999999999999条是什么？")
+    assert response.found is False and "第99999999999999999999条" in response.answer, response.answer
