@@ -179,6 +179,17 @@ def build_user_terms(
     return list(seen)
 
 
+_CONJUNCTION = re.compile(r"(?<=[\u4e00-\u9fff])([和与及])(?=[\u4e00-\u9fff])")
+
+
+def _split_guessed(word: str, jieba_tokenizer) -> list[str]:
+    """A word that jieba's HMM guessed across a conjunction (集和绿电 in 数据集和绿电产业园), not one of its
+    dictionary's, split there: 集, 和, 绿电. Dictionary words keep theirs (工业和信息化局, 和谐)."""
+    if len(word) < 3 or not _CONJUNCTION.search(word) or word in jieba_tokenizer.FREQ:
+        return [word]
+    return [piece for piece in _CONJUNCTION.split(word) if piece]
+
+
 def _is_content_token(token: str) -> bool:
     """True for tokens with a letter or a digit and no whitespace."""
     if not token or any(ch.isspace() for ch in token):
@@ -347,7 +358,8 @@ class Tokenizer:
         cached = self._cache.get(("w", text)) if len(text) <= _CACHE_MAX_CHARS else None
         if cached is None:
             jieba_tokenizer = self._ensure_jieba()
-            cached = tuple(w for w in jieba_tokenizer.cut(normalize_text(text), HMM=True) if w.strip())
+            cached = tuple(piece for w in jieba_tokenizer.cut(normalize_text(text), HMM=True) if w.strip()
+                           for piece in _split_guessed(w, jieba_tokenizer))
             if len(text) <= _CACHE_MAX_CHARS:
                 self._remember(("w", text), cached)
         return list(cached)

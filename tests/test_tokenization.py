@@ -281,3 +281,12 @@ def test_jiebas_cache_read_whole_gives_what_jieba_loads(tmp_path):
     broken = jieba.Tokenizer()
     broken.tmp_dir = str(tmp_path)
     assert _load_jieba_cache(broken) is False
+
+
+def test_a_word_guessed_across_a_conjunction_is_split_there():
+    from index.tokenization import Tokenizer
+
+    words = Tokenizer().words("数据集和绿电产业园分别由哪些部门负责？")
+    assert "和" in words and not any("和" in w and len(w) > 1 for w in words), words
+    kept = Tokenizer(user_terms=["市工业和信息化局"]).words("市工业和信息化局负责")
+    assert "市工业和信息化局" in kept, kept  # a dictionary word keeps its 和
