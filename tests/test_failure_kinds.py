@@ -386,6 +386,19 @@ def test_a_number_is_matched_whole():
     assert holds("碳纤维", "碳纤")
 
 
+# The figure a question counts is the one whose own clause names what is counted, which may follow the number
+FIGURE_CLAUSES = [
+    ("绿电产业园要建几个？", "2 个省级绿电产业园", "960"),    # 推进荣成、乳山 2 个省级绿电产业园建设，力争…960 万千瓦
+    ("非化石能源装机要达到多少？", "960 万千瓦", "绿电产业园"),
+]
+
+
+@pytest.mark.parametrize("question,figure,other", FIGURE_CLAUSES, ids=[q for q, _, _ in FIGURE_CLAUSES])
+def test_the_figure_of_the_clause_that_names_it(assistant, question, figure, other):
+    lead = assistant.ask(question).answer.splitlines()[0]
+    assert lead.startswith("相关目标") and figure in lead and other not in lead, lead
+
+
 # --- 6. An elliptical follow-up -----------------------------------------------------------------
 # (first question, the measure it is about, the follow-up, the measure that answers it, the figure)
 

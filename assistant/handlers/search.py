@@ -195,6 +195,7 @@ def figure_evidence(evidence: Evidence, searcher, question: str) -> Evidence:
 
 
 _CLAUSE_END = re.compile(r"[；;。]")
+_TAIL_END = re.compile(r"[，,；;。\n]")
 
 
 def figure_clause(text: str, sentence_start: int, target) -> str:
@@ -202,7 +203,16 @@ def figure_clause(text: str, sentence_start: int, target) -> str:
     (对…银行贷款，按…给予贴息，单个企业每年最高100万元 — what the amount is for, not only its phrase)."""
     head = text[sentence_start:target.start]
     cut = max((m.end() for m in _CLAUSE_END.finditer(head)), default=0)
-    return text[sentence_start + cut:target.end]
+    tail = _TAIL_END.search(text, target.end)  # 推进荣成、乳山 2 个省级绿电产业园建设: what is counted follows
+    return text[sentence_start + cut:tail.start() if tail else len(text)]
+
+
+def comma_clause(text: str, target) -> str:
+    """The figure's own clause between commas (and ；。): 推进荣成、乳山 2 个省级绿电产业园建设."""
+    head = text[max(0, target.start - 200):target.start]
+    cut = max((m.end() for m in _TAIL_END.finditer(head)), default=0)
+    tail = _TAIL_END.search(text, target.end)
+    return text[max(0, target.start - 200) + cut:tail.start() if tail else len(text)]
 
 
 def asked_as(target, question: str) -> bool:
@@ -220,8 +230,10 @@ def figure_lines(evidence: list[Evidence], searcher, question: str) -> list[str]
     first_best = None
     for e in evidence:
         text = e.document.text
-        # a figure qualified as asked (最高 in 最高补助多少？ and in 最高20万元) counts one word more
-        scored = [(len(words & set(searcher.tokenizer(figure_clause(text, s.start, t)))) + asked_as(t, question),
+        # a figure qualified as asked (最高 in 最高补助多少？ and in 最高20万元) counts one word more; the words of
+        # its own comma clause count again (2 个省级绿电产业园 before 960 万千瓦, both after 绿电产业园建设，)
+        scored = [(len(words & set(searcher.tokenizer(figure_clause(text, s.start, t))))
+                   + len(words & set(searcher.tokenizer(comma_clause(text, t)))) + asked_as(t, question),
                    t.phrase) for s in e.sentences for t in e.measure.targets if s.start <= t.start < s.end]
         if not scored:
             continue
