@@ -101,7 +101,7 @@ UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给])[\u
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
 # a figure of the text asked back (95%指的是什么？ 190是指什么？ 2.4万是什么): with a unit, or a bare number of two
 # digits or more (a single digit is too common to point at one figure)
-FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])(?P<figure>(?:每(?:平方米|平米|人|户|家|月|年|亩|台|套|次|项)\s*)?\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
+FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])(?!(?:19|20)\d\d(?![\d.%％万亿元家个项人]))(?P<figure>(?:每(?:平方米|平米|人|户|家|月|年|亩|台|套|次|项)\s*)?\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
                           r"|万千瓦|千瓦|万吨|吨|万平方米|平方米|亩|所|座|处|批|万|亿)|\d{2,}(?:\.\d+)?|\d\.\d+)"
                           r"\s*(?:这个数字?|这一数字|这个数据)?"
                           r"(?:指的是|是指|指|说的是|讲的是|对应的是|对应|是)的?(?:什么|哪个|哪项|哪一项|哪方面|哪类|啥)")
@@ -292,7 +292,8 @@ PERCENT_WORDS = re.compile(r"百分之(?P<n>[零〇一二两三四五六七八�
 
 
 def percent_in_digits(question: str) -> str:
-    """百分之七 → 7%, 百分之九十五 → 95%, 百分之二点五 → 2.5% (cn2an); other text unchanged."""
+    """百分之七 → 7%, 百分之九十五 → 95%, 百分之二点五 → 2.5%, and a figure in Chinese numerals asked back as
+    digits (一百九十是什么 → 190是什么, 一百万元是什么 → 100万元是什么; cn2an); other text unchanged."""
     def digits(match: re.Match) -> str:
         whole, _, fraction = match.group("n").partition("点")
         value = to_number(whole)
@@ -301,7 +302,18 @@ def percent_in_digits(question: str) -> str:
             return match.group()
         return f"{value:g}" + ("." + "".join(str(int(p)) for p in places) if places else "") + "%"
 
-    return PERCENT_WORDS.sub(digits, question)
+    question = PERCENT_WORDS.sub(digits, question)
+    return NUMERAL_ASKED.sub(lambda m: _numeral_digits(m), question)
+
+
+# a figure in Chinese numerals asked back (一百九十是什么？ 一百万元是什么？): read as digits; not after 第 (第五条)
+NUMERAL_ASKED = re.compile(r"(?<![第\u4e00-\u9fff])(?P<n>[零〇一二两三四五六七八九十百千点]{2,})(?=[万亿元家个项人场台套%]*"
+                           r"(?:这个数字?)?(?:指的是|是指|指|说的是|是)的?(?:什么|哪个|哪项|啥))")
+
+
+def _numeral_digits(match: re.Match) -> str:
+    value = to_number(match.group("n").replace("点", "."))
+    return match.group() if value is None else f"{value:g}"
 
 
 def _asks_about_a_topic(topic_q: str, words) -> bool:

@@ -259,6 +259,8 @@ UNSTATED = [
     ("算力贷年化利息多少？", "利率"),
     ("申请高新技术企业认定需要哪些条件？", "申请条件"),   # a list question too
     ("专精特新企业的认定条件是什么", "申请条件"),
+    ("绿色工厂贷的利率是多少？", "利率"),                 # 45% (绿色工厂营收占比) is no rate
+    ("申报卓越级智能工厂需要什么条件？", "申请条件"),     # 覆盖率达到98% is no condition
 ]
 
 
@@ -269,7 +271,8 @@ def test_what_no_measure_writes_is_said_to_be_unstated(assistant, question, miss
     assert f"没有写明{missing}" in response.answer, response.answer
 
 
-@pytest.mark.parametrize("question", ["智能工厂能拿到多少奖励资金？", "专精特新企业奖励多少钱？", "绿色工厂的奖补标准是什么？"])
+@pytest.mark.parametrize("question", ["智能工厂能拿到多少奖励资金？", "专精特新企业奖励多少钱？", "绿色工厂的奖补标准是什么？",
+                                      "首台套产品资助额度是多少", "订单班每个补多少"])
 def test_an_amount_the_measures_do_not_state_is_said_to_be_missing(assistant, question):
     """The plan sets counts to reach (培育2家卓越级智能工厂), no amounts of money: the answer says so first
     instead of offering the counts as the amount."""
@@ -291,6 +294,8 @@ def test_an_attributes_file_row_is_checked():
 # A past year's figure asked of a plan issued after it: the plan sets targets, it holds no past figures
 PAST_YEARS = [
     "威海市2025年规上工业增加值是多少？",
+    "上一年度企业诉求办结率是多少？",
+    "过去一年技改项目完成了多少个？",
     "2025年威海新增了多少家规上工业企业？",
     "2024年全市工业技改项目有多少个？",
 ]
@@ -359,6 +364,8 @@ BARE_FIGURES = [
     ("2.4万是什么", {15}),            # 2.4 万人次
     ("百分之九十五是什么目标", {20}),  # 95%
     ("百分之七指的是什么", {1}),       # 增长 7%以上, not 17% or 70%
+    ("一百九十是什么", {1, 4}),        # in Chinese numerals
+    ("一百九十亿是什么", {1}),
 ]
 
 
@@ -375,6 +382,7 @@ def test_a_per_unit_figure_is_asked_back_whole():
     assert FIGURE_ASKED.search("每平方米1000元是什么补贴？").group("figure") == "每平方米1000元"  # not every 1000元
     assert FIGURE_ASKED.search("T1000是什么") is None  # a code, not a figure
     assert FIGURE_ASKED.search("190是指什么？").group("figure") == "190"
+    assert FIGURE_ASKED.search("2026是指什么？") is None  # a year
 
 
 def test_a_number_is_matched_whole():

@@ -138,11 +138,12 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
 
 
 # a question for an amount of money (多少钱, 奖励多少, 补贴标准, 资金…多少): its measure should state one in 元
-MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|(?:奖励|奖补|补贴|补助|资助|资金|奖金|钱)(?:是|有|能|可以)?(?:多少|几)"
-                         r"|(?:多少|几)(?:奖励|奖补|补贴|补助|资助|资金|奖金)|(?:补贴|补助|奖补|奖励)标准")
+MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|额度|(?:奖励|奖补|补贴|补助|资助|资金|奖金|钱)(?:是|有|能|可以)?(?:多少|几)"
+                         r"|(?:多少|几)(?:奖励|奖补|补贴|补助|资助|资金|奖金)|(?:补贴|补助|奖补|奖励)标准"
+                         r"|[补奖给]多少|[补奖](?:了|个)?几")
 
 
-YEAR_ASKED = re.compile(r"(?P<year>20\d\d)\s*年|(?P<rel>去年|前年)")
+YEAR_ASKED = re.compile(r"(?P<year>20\d\d)\s*年|(?P<rel>去年|前年|上一?年度?|过去一年)")
 # a year asked as the time of a support (2025年认定的企业有什么奖励？) is a condition, not a past statistic
 SUPPORT_ASKED = re.compile(r"奖励|奖补|补贴|补助|资助|支持|扶持|政策|申请|申报|享受|认定")
 
