@@ -38,12 +38,12 @@ MEASURE_REF = re.compile(
     r"|[（(](?P<d>[一二三四五六七八九十]{1,3})[）)](?=\s*(?:是|讲|说|规定|的内容|内容|怎么|有什么|呢|由|条|项|$|[？?]))"
 )
 PART_REF = re.compile(rf"第\s*(?P<n>{NUMERAL})\s*(?:部分|章|节|大项|板块|方面)")
-LAST_PART = re.compile(r"最后(?:一个|一)?(?:部分|章|节|板块)")
+LAST_PART = re.compile(r"最后(?:一个|一)?(?:部分|章|节|板块)|倒数第\s*(?P<n>[一二三四五六七八九十\d]+)\s*(?:个)?(?:部分|章|节|板块)")
 # 第三部分第二条: the second measure counted inside part three (not the document's 第2条)
 WITHIN_PART = re.compile(rf"第\s*(?P<part>{NUMERAL})\s*(?:部分|章|节|板块)\s*(?:的|中的?|里的?)?\s*"
-                         rf"第\s*(?P<n>{NUMERAL})\s*(?:条|项|个|点|项措施|条措施)")
+                         rf"(?:第\s*(?P<n>{NUMERAL})|(?P<last>最后一))\s*(?:条|项|个|点|项措施|条措施)")
 # 绿色低碳那一部分有哪些措施？ a part by the words of its heading
-PART_BY_HEADING = re.compile(r"(?P<topic>[\u4e00-\u9fffA-Za-z]{2,16}?)(?:的|那|这)?(?:一)?(?:个)?(?:部分|板块)"
+PART_BY_HEADING = re.compile(r"(?P<topic>[\u4e00-\u9fffA-Za-z]{2,16}?)(?:的|那|这)?(?:一)?(?:个)?(?:部分|板块|块)"
                              r"(?=.*(?:哪些|什么|几|讲|包括|内容|措施|任务))")
 SAFEGUARDS = re.compile(r"保障措施")
 
@@ -107,7 +107,8 @@ FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])(?!(?:19|20)\d\d(?![\d.%％万亿
                           r"(?:指的是|是指|指|说的是|讲的是|对应的是|对应|是)的?(?:什么|哪个|哪项|哪一项|哪方面|哪类|啥)")
 EACH = re.compile(r"分别|各自|各是")
 SEVERAL = re.compile(r"和|与|及|、|以及|还有")
-POINTS_BACK = re.compile(r"这条|该条|这项|该项|这个措施|该措施|上述|刚才|这些措施|它|那条|那项|上面|前面|这个|这一[条项]|那一[条项]|他们|她们")
+POINTS_BACK = re.compile(r"这条|该条|这项|该项|这个措施|该措施|上述|刚才|这些措施|它|那条|那项|上面|前面|这个|这一[条项]|那一[条项]|他们|她们"
+                         r"|^第[一二三四五六七八九十\d]{1,2}个呢")
 QUOTED_TOPIC = re.compile(r"[“\"「『]([^”\"」』]{2,30})[”\"」』]")
 ASK_MORE = re.compile(r"还有(?:别的|其他|其它|什么|吗|呢)|别的|其他|其它|另外")
 
@@ -115,8 +116,9 @@ ASK_MORE = re.compile(r"还有(?:别的|其他|其它|什么|吗|呢)|别的|其
 @dataclass(frozen=True)
 class Intent:
     kind: IntentKind
-    numbers: tuple[int, ...] = ()  # measure numbers asked for (第9条), or the part number (第五部分; -1: the last)
-    within: int | None = None  # the measure counted inside the part (第三部分第二条 → 2)
+    numbers: tuple[int, ...] = ()  # measure numbers asked for (第9条), or the part number (第五部分; -1: the last,
+    # -2: the one before it)
+    within: int | None = None  # the measure counted inside the part (第三部分第二条 → 2; -1: its last)
     safeguards: bool = False  # 保障措施 asked for by name
     departments: tuple[str, ...] = ()  # full names, as the routing's department list knows them
     mentions: tuple[str, ...] = ()  # department names as written in the question (工信局)
@@ -212,13 +214,17 @@ def route(question: str, known_departments: list[str], has_history: bool = False
                           **flags)
 
     within = WITHIN_PART.search(q)
-    if within and to_int(within.group("part")) and to_int(within.group("n")):
-        return Intent("part", numbers=(to_int(within.group("part")),), within=to_int(within.group("n")), **flags)
+    if within and to_int(within.group("part")) and (within.group("last") or to_int(within.group("n"))):
+        return Intent("part", numbers=(to_int(within.group("part")),),
+                      within=-1 if within.group("last") else to_int(within.group("n")), **flags)
     numbers = measure_numbers(q)
     if numbers or (SAFEGUARDS.search(q) and not LIST_WORDS.search(q)):
         return Intent("measure", numbers=numbers, safeguards=bool(SAFEGUARDS.search(q)), **flags)
 
-    parts = _numbers(PART_REF, q) + ((-1,) if LAST_PART.search(q) else ())
+    last = LAST_PART.search(q)
+    parts = _numbers(PART_REF, q) if not (last and last.group("n")) else ()
+    if last:  # 最后一部分 → -1, 倒数第二部分 → -2
+        parts += (-(to_int(last.group("n")) or 1) if last.group("n") else -1,)
     if parts:
         return Intent("part", numbers=parts, **flags)
     heading = PART_BY_HEADING.search(topic_q)
@@ -324,7 +330,9 @@ def _asks_about_a_topic(topic_q: str, words) -> bool:
 
 def bare_keyword(question: str) -> str | None:
     """A question that is only a keyword or a code (房车, 碳纤, LNG, T1000), without asking words."""
-    stripped = re.sub(r"[\s？?！!。.,，：:；;“”\"'（）()《》]+", "", question)
+    # terms apart by spaces are alternatives (LNG T1000 → LNG、T1000)
+    spaced = re.sub(r"(?<=\S)\s+(?=\S)", "、", question.strip())
+    stripped = re.sub(r"[\s？?！!。.,，：:；;“”\"'（）()《》]+", "", spaced)
     # up to 8 characters, or up to three such terms joined (LNG和T1000, 房车、钓具)
     terms = [t for t in re.split(r"和|与|及|、", stripped) if t]
     too_long = len(stripped) > 8 and (len(terms) > 3 or any(len(t) > 8 for t in terms))

@@ -31,6 +31,7 @@ from assistant.search_backend import open_search, search_info
 from assistant.settings import Settings
 from corpus.errors import CorpusError
 from corpus.loading import CorpusLoad, load_corpus
+from corpus.numerals import to_int
 from corpus.records import Document, Measure
 from index.building import LoadedIndex, build_index, ensure_index, open_version
 from index.child_build import ChildBuildCancelled, ChildBuilder
@@ -515,12 +516,23 @@ POINTS_BACK = re.compile(r"这个(?:措施|文件|政策|方案|办法|通知|�
 
 
 NEIGHBOUR = re.compile(r"^\s*(?:那|那么)?(?P<which>上一条|前一条|下一条|后一条)(?:呢|是什么|讲什么|说的是什么|内容是什么)?[？?。]?\s*$")
+# 第二个呢？ after a list: the measure it cited second
+ORDINAL_REF = re.compile(r"^\s*(?:那|那么)?第\s*(?P<n>[一二三四五六七八九十\d]{1,3})\s*个(?:呢|是什么|讲什么|说的是什么|内容是什么)?[？?。]?\s*$")
 
 
 def neighbour_measure(question: str, conversation: Conversation, catalog: Catalog) -> str | None:
     """上一条呢？ / 下一条呢？ after an answer: the numbered measure before or after the one it cited first, in
     that answer's document, asked by its title and number (《…》第17条); None for any other question, or
     when there is no such measure."""
+    ordinal = ORDINAL_REF.match(question)
+    if ordinal:  # 第二个呢？ after a list: its second measure
+        found = referent(conversation, catalog)
+        at = to_int(ordinal.group("n"))
+        if at and 0 < at <= len(found.pairs):
+            document, measure = found.pairs[at - 1]
+            if measure.number is not None and measure.kind == "measure":
+                return f"《{document.title}》第{measure.number}条是什么？"
+        return None
     match = NEIGHBOUR.match(question)
     if not match:
         return None

@@ -125,6 +125,7 @@ CODES = [
     ("OPC", None),           # a code of other policies, nowhere in this document
     ("5G", None),            # nowhere in this document
     ("LNG和T1000", {4, 5}),  # two codes asked together: each one's measure
+    ("LNG T1000", {4, 5}),   # apart by a space
 ]
 
 
@@ -450,6 +451,9 @@ NOTHING_TO_REFER_TO = [
     ("他们负责什么？", []),              # a pronoun
     ("那第二个呢？", None),              # an ordinal of an earlier list
     ("那这一条的负责部门呢？", None),
+    ("第二个呢？", None),
+    ("那条具体讲了啥？", None),
+    ("这个措施什么时候开始？", None),
 ]
 
 
@@ -492,6 +496,7 @@ TWO_TOPICS = [
     ("未来产业和“数据要素×”行动分别是哪些部门负责？", [{6}, {10}]),
     ("企业安全生产和拖欠企业账款分别归哪个部门管？", [{"保障措施"}, {21}]),
     ("数据集和绿电产业园分别由哪些部门负责？", [{10}, {16}]),  # jieba guessed 集和绿电 as one word
+    ("跨境电商和海外仓分别在哪条", [{12, 13}, {12, 13}]),      # 哪条 asks, it is no part of the subject
 ]
 
 
@@ -524,6 +529,9 @@ PARTS = [
     ("第五部分的第3项讲什么", {18}),
     ("绿色低碳那一部分有哪些措施？", {16, 17, 18}),        # by the words of its heading
     ("企业发展新动能这部分有哪些措施", {19, 20, 21}),
+    ("第二部分最后一条是什么", {7}),                      # the last measure inside part 二
+    ("倒数第二部分有哪些措施", {19, 20, 21}),             # part 六 (七 is the last)
+    ("实数融合那一块包括哪些条？", {8, 9, 10}),
 ]
 
 
@@ -585,3 +593,15 @@ def test_this_one_after_carbon_fibre_names_only_its_own_departments(assistant, f
 def test_a_huge_measure_number_is_repeated_as_asked(assistant):
     response = assistant.ask("第99999999999999999999条是什么？")
     assert response.found is False and "第99999999999999999999条" in response.answer, response.answer
+
+
+@pytest.mark.parametrize("form", ["api", "ui"])  # the answer's list is needed: a history of questions alone has none
+@pytest.mark.parametrize("first,ordinal,number", [
+    ("第二部分有哪些措施？", "第二个呢？", 5),   # 第4、5、6、7条: the second one
+    ("财政局负责哪些？", "那第三个呢？", 19),    # 第7、14、19条
+])
+def test_an_ordinal_follows_the_list_just_given(assistant, form, first, ordinal, number):
+    history, before = history_after(assistant, first, form)
+    assert before.found is True and number in cited(before), cited(before)
+    response = assistant.ask(ordinal, history=history)
+    assert cited(response) == [number], (cited(response), response.answer[:200])

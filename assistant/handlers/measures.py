@@ -84,9 +84,9 @@ def _asked_sections(asked: Asked, document: Document, words) -> list:
     if asked.intent.topic:
         wanted = [w for w in words(asked.intent.topic) if len(w) >= 2] or [asked.intent.topic]
         return [s for s in sections if all(w in normalize_text(s.title) for w in wanted)]
-    last = sections[-1].number if sections else None
-    return [s for s in sections if s.number in asked.intent.numbers or (-1 in asked.intent.numbers
-                                                                         and s.number == last)]
+    numbered = [s.number for s in sections]
+    wanted = {n if n > 0 else (numbered[n] if -n <= len(numbered) else None) for n in asked.intent.numbers}
+    return [s for s in sections if s.number in wanted]
 
 
 def answer_part(asked: Asked, context: Context) -> AskResponse:
@@ -100,8 +100,9 @@ def answer_part(asked: Asked, context: Context) -> AskResponse:
         for section in _asked_sections(asked, info.document, context.searcher.tokenizer.words):
             measures = [m for m in section.measures if m.kind == "measure"] or section.measures
             if asked.intent.within is not None and asked.lang == "zh":
-                if 0 < asked.intent.within <= len(measures):
-                    inside.append((info.document, measures[asked.intent.within - 1]))
+                if 0 < asked.intent.within <= len(measures) or -len(measures) <= asked.intent.within < 0:
+                    within = asked.intent.within
+                    inside.append((info.document, measures[within - 1 if within > 0 else within]))
                 continue
             if asked.lang != "zh":  # the template's lead line, the measures as cited
                 inside.extend((info.document, m) for m in measures)
@@ -134,7 +135,7 @@ def answer_part(asked: Asked, context: Context) -> AskResponse:
                                found=False, intent="part", citations=[])
     if not blocks:
         wanted = asked.intent.topic and f"“{asked.intent.topic}”部分" or "、".join(
-            "最后一部分" if n == -1 else f"第{n}部分" for n in asked.intent.numbers)
+            "最后一部分" if n == -1 else f"倒数第{-n}部分" if n < 0 else f"第{n}部分" for n in asked.intent.numbers)
         if asked.intent.within is not None:
             wanted += f"第{asked.intent.within}项"
         counts = "；".join(f"{i.name() if catalog.multi else '文件'}共{len(i.document.sections)}部分"
