@@ -368,8 +368,14 @@ FOREIGN_UNIT_LIST = re.compile(r"which (?:measures|tasks|items)|what (?:measures
 _ORDINALS = {w: i for i, w in enumerate(("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
                                           "ninth", "tenth"), start=1)}
 FOREIGN_PART = re.compile(r"(?:part|section|chapter)\s*(?P<n>\d{1,2})\b|(?P<o>first|second|third|fourth|fifth|sixth"
-                          r"|seventh|eighth|ninth|tenth)\s+(?:part|section|chapter)|제\s*(?P<k>\d{1,2})\s*(?:부분|장|편)",
+                          r"|seventh|eighth|ninth|tenth|last)\s+(?:part|section|chapter)|제\s*(?P<k>\d{1,2})\s*(?:부분|장|편)",
                           re.IGNORECASE)
+_KO_ORDINALS = {w: i for i, w in enumerate(("첫", "두", "세", "네", "다섯", "여섯", "일곱", "여덟", "아홉", "열"), start=1)}
+# the n-th measure inside a part: What is the second measure in part 5? 제5부분의 두 번째 조치는 무엇입니까?
+FOREIGN_WITHIN = re.compile(r"(?P<o>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d{1,2}(?:st|nd|rd|th))"
+                            r"\s+(?:measure|item|article)\s+(?:in|of)\s+(?:the\s+)?(?:part|section|chapter)\s*(?P<p>\d{1,2})"
+                            r"|제\s*(?P<kp>\d{1,2})\s*(?:부분|장|편)의?\s*(?P<ko>첫|두|세|네|다섯|여섯|일곱|여덟|아홉|열|마지막)\s*"
+                            r"(?:번째)?\s*(?:조치|항목|조)", re.IGNORECASE)
 # a figure of the text asked back: What does 98% refer to? 98%는 무엇을 의미합니까?
 FOREIGN_FIGURE_ASKED = re.compile(r"what (?:does|is)\s+(?:the\s+)?(?P<f>\d+(?:\.\d+)?\s*%|\d{2,}(?:\.\d+)?)(?![\d.])"
                                   r"|(?P<k>\d+(?:\.\d+)?\s*%|\d{2,}(?:\.\d+)?)\s*(?:은|는|이|가)?\s*(?:무엇|뭐|어떤)",
@@ -384,10 +390,19 @@ def route_foreign(question: str) -> Intent:
     numbers = tuple(dict.fromkeys(int(m.group("n") or m.group("k")) for m in FOREIGN_MEASURE.finditer(question)))
     if numbers:
         return Intent("measure", numbers=numbers, **flags)
+    within = FOREIGN_WITHIN.search(question)
+    if within:
+        if within.group("p"):
+            word = within.group("o").lower()
+            n = -1 if word == "last" else _ORDINALS.get(word) or int(re.sub(r"\D", "", word))
+            return Intent("part", numbers=(int(within.group("p")),), within=n, **flags)
+        word = within.group("ko")
+        return Intent("part", numbers=(int(within.group("kp")),), within=-1 if word == "마지막" else _KO_ORDINALS[word],
+                      **flags)
     part = FOREIGN_PART.search(question)
     if part:
         number = int(part.group("n") or part.group("k")) if (part.group("n") or part.group("k")) else \
-            _ORDINALS[part.group("o").lower()]
+            _ORDINALS.get(part.group("o").lower(), -1)  # the last part: -1
         return Intent("part", numbers=(number,), **flags)
     figure = FOREIGN_FIGURE_ASKED.search(question)
     if figure:

@@ -124,3 +124,26 @@ def test_a_part_the_document_lacks_is_refused_in_the_question_language(answers):
     response = answers("What does part 9 contain?")
     assert response.found is False and response.citations == []
     assert_lead_line_in("en", response.answer)
+
+
+@pytest.mark.parametrize("language,question,number", [
+    ("en", "What is the second measure in part 5?", 17),
+    ("ko", "제5부분의 두 번째 조치는 무엇입니까?", 17),
+    ("en", "What is the last measure of part 2?", 7),
+])
+def test_a_measure_inside_a_part_asked_in_english_or_korean(answers, language, question, number):
+    response = answers(question)
+    assert [c.measure_number for c in response.citations] == [number], response.answer[:200]
+    assert_lead_line_in(language, response.answer)
+
+
+@pytest.mark.parametrize("language,question", [
+    ("en", "Who is the director of the Bureau of Industry and Information Technology?"),
+    ("ko", "공업정보화국 국장은 누구입니까?"),
+    ("en", "What is the interest rate of first-time loans?"),
+    ("en", "Where is the Finance Bureau located?"),
+])
+def test_what_no_measure_states_is_refused_in_english_or_korean(answers, language, question):
+    response = answers(question)
+    assert response.found is False and response.citations == [], [c.measure_number for c in response.citations]
+    assert_lead_line_in(language, response.answer)

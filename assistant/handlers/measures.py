@@ -99,12 +99,12 @@ def answer_part(asked: Asked, context: Context) -> AskResponse:
             continue
         for section in _asked_sections(asked, info.document, context.searcher.tokenizer.words):
             measures = [m for m in section.measures if m.kind == "measure"] or section.measures
-            if asked.intent.within is not None and asked.lang == "zh":
+            if asked.intent.within is not None:
                 if 0 < asked.intent.within <= len(measures) or -len(measures) <= asked.intent.within < 0:
                     within = asked.intent.within
                     inside.append((info.document, measures[within - 1 if within > 0 else within]))
                 continue
-            if asked.lang != "zh":  # the template's lead line, the measures as cited
+            if asked.lang != "zh" and asked.intent.within is None:  # the template's lead line, the measures
                 inside.extend((info.document, m) for m in measures)
                 continue
             heading = (namer.document(info.document) if catalog.multi else "") + \

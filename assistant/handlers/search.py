@@ -115,10 +115,12 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     if asked.scope.own:  # 在武汉…租房子能便宜点吗？: the place's own measures first, then those of the levels above
         kept = [h for h in kept if h.doc_id in asked.scope.own] + [h for h in kept if h.doc_id not in asked.scope.own]
     evidence = [context.evidence(h) for h in kept]
-    if lang == "zh":
-        missing = unstated(asked.text, [e.measure.title + e.measure.text for e in evidence])
-        if missing:  # 局长是谁？ 在哪里办公？: no measure states it; quoting the nearest would not answer
-            return context.refusal(asked.scope, text=not_stated(missing, evidence[0], context.namer_for(asked)))
+    missing = unstated(asked.text if lang == "zh" else asked.text.lower(), [e.measure.title + e.measure.text
+                                                                            for e in evidence])
+    if missing:  # 局长是谁？ 在哪里办公？: no measure states it; quoting the nearest would not answer
+        if lang != "zh":
+            return context.refusal(asked.scope, lang=lang)
+        return context.refusal(asked.scope, text=not_stated(missing, evidence[0], context.namer_for(asked)))
     lead = None
     if intent.asks_figure:
         past = past_year(asked.text, evidence, context)
