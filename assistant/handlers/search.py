@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from assistant.attributes import unstated
 from assistant import answers
 from assistant.answers import Evidence
+from assistant.attributes import unstated
 from assistant.handlers.base import Asked, Context, body, has_target
 from assistant.intents import asks_lead_only, without_names
 from assistant.models import AskResponse
@@ -206,16 +206,21 @@ def figure_clause(text: str, sentence_start: int, target) -> str:
     (对…银行贷款，按…给予贴息，单个企业每年最高100万元 — what the amount is for, not only its phrase)."""
     head = text[sentence_start:target.start]
     cut = max((m.end() for m in _CLAUSE_END.finditer(head)), default=0)
-    tail = _TAIL_END.search(text, target.end)  # 推进荣成、乳山 2 个省级绿电产业园建设: what is counted follows
-    return text[sentence_start + cut:tail.start() if tail else len(text)]
+    return text[sentence_start + cut:_clause_end(text, target.end)]  # what is counted may follow the number
 
 
 def comma_clause(text: str, target) -> str:
-    """The figure's own clause between commas (and ；。): 推进荣成、乳山 2 个省级绿电产业园建设."""
-    head = text[max(0, target.start - 200):target.start]
-    cut = max((m.end() for m in _TAIL_END.finditer(head)), default=0)
-    tail = _TAIL_END.search(text, target.end)
-    return text[max(0, target.start - 200) + cut:tail.start() if tail else len(text)]
+    """The figure's own clause between commas (and ；。): 推进荣成、乳山 2 个省级绿电产业园建设 (looked for within
+    200 characters before the figure)."""
+    start = max(0, target.start - 200)
+    cut = max((m.end() for m in _TAIL_END.finditer(text, start, target.start)), default=0)
+    return text[max(start, cut):_clause_end(text, target.end)]
+
+
+def _clause_end(text: str, at: int) -> int:
+    """Where the clause going on at ``at`` ends: the next ，；。 or line break (推进荣成、乳山 2 个省级绿电产业园建设，)."""
+    end = _TAIL_END.search(text, at)
+    return end.start() if end else len(text)
 
 
 def asked_as(target, question: str) -> bool:
