@@ -82,10 +82,15 @@ def expansion_terms(query: str, words: Sequence[str] = ()) -> str:
     spans = [span for span in _word_spans(query, words) if span[1] - span[0] > 1]
     terms: list[str] = []
     for pattern, policy_terms in lexicon():
+        found = [m for m in pattern.finditer(query) if m.group()]
+        if not found:
+            continue
         rule_terms = policy_terms.split()
-        enclosing = [(s, e) for s, e in spans if not any(t in query[s:e] or query[s:e] in t for t in rule_terms)]
-        if any(len(m.group()) > 1 or not _inside(m.span(), enclosing) for m in pattern.finditer(query) if m.group()):
-            terms.extend(rule_terms)
+        if not any(len(m.group()) > 1 for m in found):  # one-character phrases only: which stand as words?
+            enclosing = [(s, e) for s, e in spans if not any(t in query[s:e] or query[s:e] in t for t in rule_terms)]
+            if all(_inside(m.span(), enclosing) for m in found):
+                continue
+        terms.extend(rule_terms)
     return " ".join(dict.fromkeys(terms))
 
 
