@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from assistant import answers
-from assistant.attributes import unstated
 from assistant.answers import Evidence
+from assistant.attributes import unstated
 from assistant.handlers.base import Asked, Context, body
 from assistant.handlers.search import answer_search, not_stated
 from assistant.models import AskResponse
@@ -116,7 +116,7 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
     if not matches:
         return context.refusal(asked.scope, lang=asked.lang)
     missing = None if literal or asked.lang != "zh" else unstated(asked.text, [m.title + m.text for _, m in matches])
-    if missing:  # 申请高新技术企业认定需要哪些条件？ of measures that state none
+    if missing:  # the measures nearest a list question that asks what none of them states (attributes.py)
         document, measure = matches[0]
         return context.refusal(asked.scope, text=not_stated(missing, Evidence(document, measure, [], 1.0),
                                                             context.namer_for(asked)))

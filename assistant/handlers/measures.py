@@ -89,6 +89,11 @@ def _asked_sections(asked: Asked, document: Document, words) -> list:
     return [s for s in sections if s.number in wanted]
 
 
+def _item(within: int) -> str:
+    """第2项, or 最后一项 for -1."""
+    return "最后一项" if within < 0 else f"第{within}项"
+
+
 def answer_part(asked: Asked, context: Context) -> AskResponse:
     """第五部分有哪些措施 → every measure of that part (section), per document; 第三部分第二条 → the second
     measure of part three; 最后一部分, 绿色低碳那一部分 → that part."""
@@ -118,7 +123,8 @@ def answer_part(asked: Asked, context: Context) -> AskResponse:
     if inside:
         evidence = [Evidence(d, m, body(m) if asked.intent.within is not None else body(m)[:1], 1.0)
                     for d, m in inside]
-        answer = answers.retrieval_answer(evidence, context.namer_for(asked), department_first=asked.intent.asks_department)
+        answer = answers.retrieval_answer(evidence, context.namer_for(asked),
+                                          department_first=asked.intent.asks_department)
         return AskResponse(answer=answer, found=True, intent="part", citations=[context.cite(e) for e in evidence])
     if not blocks and asked.lang != "zh":
         return context.refusal(scope, lang=asked.lang)
@@ -131,13 +137,13 @@ def answer_part(asked: Asked, context: Context) -> AskResponse:
                          for i in catalog.infos if scope.allows(i.doc_id) for s in _asked_sections(
                              asked, i.document, context.searcher.tokenizer.words))
         if sizes:
-            return AskResponse(answer=f"没有第{asked.intent.numbers[0]}部分第{asked.intent.within}项：{sizes}。",
+            return AskResponse(answer=f"没有第{asked.intent.numbers[0]}部分{_item(asked.intent.within)}：{sizes}。",
                                found=False, intent="part", citations=[])
     if not blocks:
         wanted = asked.intent.topic and f"“{asked.intent.topic}”部分" or "、".join(
             "最后一部分" if n == -1 else f"倒数第{-n}部分" if n < 0 else f"第{n}部分" for n in asked.intent.numbers)
         if asked.intent.within is not None:
-            wanted += f"第{asked.intent.within}项"
+            wanted += _item(asked.intent.within)
         counts = "；".join(f"{i.name() if catalog.multi else '文件'}共{len(i.document.sections)}部分"
                           for i in catalog.infos if scope.allows(i.doc_id))
         return AskResponse(answer=f"没有{wanted}。{counts}。", found=False, intent="part", citations=[])
