@@ -99,9 +99,13 @@ UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给])[\u
                         r"(?:局|厅|委员会|办公室|管委会|中心|总署|署|部))"
                         r"(?:在[^，。？?]{0,20})?(?:负责|参与|牵头|配合|管)")
 ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
-# a figure of the text asked back (95%指的是什么？ 190是指什么？ 2.4万是什么): with a unit, or a bare number of two
-# digits or more (a single digit is too common to point at one figure)
-FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])(?!(?:19|20)\d\d(?![\d.%％万亿元家个项人]))(?P<figure>(?:每(?:平方米|平米|人|户|家|月|年|亩|台|套|次|项)\s*)?\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
+# a figure of the text asked back (95%指的是什么？ 190是指什么？ 2.4万是什么 每平方米1000元是什么): with a unit, or a
+# bare number of two digits or more (a single digit is too common to point at one figure); not a year (2026是什么),
+# not a code (T1000)
+_NOT_A_YEAR = r"(?!(?:19|20)\d\d(?![\d.%％万亿元家个项人]))"
+FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])" + _NOT_A_YEAR +
+                          r"(?P<figure>(?:每(?:平方米|平米|人|户|家|月|年|亩|台|套|次|项)\s*)?\d+(?:\.\d+)?\s*"
+                          r"(?:%|％|万元|亿元|元|万人次|人次|万人|人|家|个|项|场|台（套）|台|套"
                           r"|万千瓦|千瓦|万吨|吨|万平方米|平方米|亩|所|座|处|批|万|亿)|\d{2,}(?:\.\d+)?|\d\.\d+)"
                           r"\s*(?:这个数字?|这一数字|这个数据)?"
                           r"(?:指的是|是指|指|说的是|讲的是|对应的是|对应|是)的?(?:什么|哪个|哪项|哪一项|哪方面|哪类|啥)")
@@ -309,7 +313,7 @@ def percent_in_digits(question: str) -> str:
         return f"{value:g}" + ("." + "".join(str(int(p)) for p in places) if places else "") + "%"
 
     question = PERCENT_WORDS.sub(digits, question)
-    return NUMERAL_ASKED.sub(lambda m: _numeral_digits(m), question)
+    return NUMERAL_ASKED.sub(_numeral_digits, question)
 
 
 # a figure in Chinese numerals asked back (一百九十是什么？ 一百万元是什么？): read as digits; not after 第 (第五条)
@@ -377,8 +381,10 @@ FOREIGN_WITHIN = re.compile(r"(?P<o>first|second|third|fourth|fifth|sixth|sevent
                             r"|제\s*(?P<kp>\d{1,2})\s*(?:부분|장|편)의?\s*(?P<ko>첫|두|세|네|다섯|여섯|일곱|여덟|아홉|열|마지막)\s*"
                             r"(?:번째)?\s*(?:조치|항목|조)", re.IGNORECASE)
 # a figure of the text asked back: What does 98% refer to? 98%는 무엇을 의미합니까?
-FOREIGN_FIGURE_ASKED = re.compile(r"what (?:does|is)\s+(?:the\s+)?(?P<f>\d+(?:\.\d+)?\s*%|\d{2,}(?:\.\d+)?)(?![\d.])"
-                                  r"|(?P<k>\d+(?:\.\d+)?\s*%|\d{2,}(?:\.\d+)?)\s*(?:은|는|이|가)?\s*(?:무엇|뭐|어떤)",
+FOREIGN_FIGURE_ASKED = re.compile(r"what (?:does|is)\s+(?:the\s+)?" + _NOT_A_YEAR +
+                                  r"(?P<f>\d+(?:\.\d+)?\s*%|\d{2,}(?:\.\d+)?)(?![\d.])"
+                                  r"|(?<![\d.])" + _NOT_A_YEAR +
+                                  r"(?P<k>\d+(?:\.\d+)?\s*%|\d{2,}(?:\.\d+)?)\s*(?:은|는|이|가)?\s*(?:무엇|뭐|어떤)",
                                   re.IGNORECASE)
 
 

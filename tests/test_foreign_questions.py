@@ -147,3 +147,10 @@ def test_what_no_measure_states_is_refused_in_english_or_korean(answers, languag
     response = answers(question)
     assert response.found is False and response.citations == [], [c.measure_number for c in response.citations]
     assert_lead_line_in(language, response.answer)
+
+
+def test_a_year_asked_in_english_is_no_figure_asked_back():
+    from assistant.intents import route_foreign
+
+    assert route_foreign("What is the 2026 growth target?").kind == "search"  # 2026 is the year, not a figure
+    assert route_foreign("What does 98% refer to?").topic == "98%"
