@@ -602,3 +602,10 @@ def test_an_ordinal_follows_the_list_just_given(assistant, form, first, ordinal,
     assert before.found is True and number in cited(before), cited(before)
     response = assistant.ask(ordinal, history=history)
     assert cited(response) == [number], (cited(response), response.answer[:200])
+
+
+def test_a_list_whose_topic_the_documents_never_name_is_answered_as_a_search(assistant):
+    """企业上云有哪些扶持措施？: 上云 is in no measure, but the question as asked finds 第10条 (数字化转型)."""
+    response = assistant.ask("企业上云有哪些扶持措施？")
+    assert response.found is True and cited(response)[:1] == [10], (cited(response), response.answer[:200])
+    assert_refused(assistant.ask("哪些措施涉及火星基地？"))

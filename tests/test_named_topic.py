@@ -171,3 +171,13 @@ def test_a_place_with_its_own_document_is_answered_from_it_first(client):
 def test_conditions_a_document_states_are_answered(client, question, doc_id):
     body = ask(client, question)
     assert body["found"] is True and body["citations"][0]["doc_id"] == doc_id, body["answer"][:300]
+
+
+def test_a_list_of_support_measures_of_a_named_document_lists_them_all(tmp_path_factory, policyqa_home):
+    """海珠区OPC有哪些扶持措施？ asks for the document's measures (扶持 is no topic): it was a search citing 第一条."""
+    haizhu = SAMPLES / "guangzhou-haizhu_2026_ai-opc-measures.txt"
+    folder = corpus_of(tmp_path_factory.mktemp("haizhu"), (SEED_FILE, haizhu))
+    with client_over(folder, policyqa_home) as client:
+        body = ask(client, "海珠区OPC有哪些扶持措施？")
+        keys = {c["measure_key"] for c in body["citations"] if c["doc_id"] == "guangzhou-haizhu_2026_ai-opc-measures"}
+        assert body["intent"] == "list" and len(keys) >= 10, (body["intent"], sorted(keys))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from assistant import answers
 from assistant.answers import Evidence
@@ -113,8 +114,8 @@ def answer_list(asked: Asked, context: Context) -> AskResponse:
     if not topic.strip() and not asked.scope.everything:  # 泰安实施意见有哪些措施？: every measure of it
         return _every_measure(asked, context)
     matches, literal = _matching(topic, asked.scope, context)
-    if not matches:
-        return context.refusal(asked.scope, lang=asked.lang)
+    if not matches:  # the topic alone reads as out of scope (企业上云有哪些扶持措施？ → 上云): the question as asked
+        return answer_search(replace(asked, intent=replace(asked.intent, kind="search", topic="")), context)
     missing = None if literal or asked.lang != "zh" else unstated(asked.text, [m.title + m.text for _, m in matches])
     if missing:  # the measures nearest a list question that asks what none of them states (attributes.py)
         document, measure = matches[0]
