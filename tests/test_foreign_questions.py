@@ -154,3 +154,18 @@ def test_a_year_asked_in_english_is_no_figure_asked_back():
 
     assert route_foreign("What is the 2026 growth target?").kind == "search"  # 2026 is the year, not a figure
     assert route_foreign("What does 98% refer to?").topic == "98%"
+
+
+@pytest.mark.parametrize("language,question", [
+    ("en", "What was Weihai's industrial growth in 2025?"),
+    ("ko", "2025년 위해시 공업 성장률은 얼마였습니까?"),
+])
+def test_a_past_years_figure_asked_in_english_or_korean_is_refused(answers, language, question):
+    """The 2026 plan holds targets, not 2025's figures (as 2025年规上工业增加值是多少？ in Chinese)."""
+    response = answers(question)
+    assert response.found is False and response.citations == [], [c.measure_number for c in response.citations]
+    assert_lead_line_in(language, response.answer)
+
+
+def test_a_year_as_the_time_of_a_support_is_still_answered_in_english(answers):
+    assert answers("Which subsidies could companies apply for in 2025?").found is True

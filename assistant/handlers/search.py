@@ -122,6 +122,8 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
             return context.refusal(asked.scope, lang=lang)
         return context.refusal(asked.scope, text=not_stated(missing, evidence[0], context.namer_for(asked)))
     lead = None
+    if lang != "zh" and foreign_past_year(asked.text, evidence, context):  # What was the growth in 2025?
+        return context.refusal(asked.scope, lang=lang)
     if intent.asks_figure:
         past = past_year(asked.text, evidence, context)
         if past:
@@ -165,6 +167,26 @@ def past_year(question: str, evidence: list[Evidence], context: Context) -> str 
     named = "、".join(dict.fromkeys(f"《{i.short_title}》（{i.year}年）" for i in infos))
     return (f"已收录的{named}写的是今后的工作目标，没有{year}年的实际数字。"
             f"往年的统计数据请查阅统计部门发布的统计公报，或咨询相关主管部门。")
+
+
+# the same asked in English or Korean: a figure of a past year (What was the industrial growth in 2025? 2025년 …은?)
+FOREIGN_PAST = re.compile(r"(?:what|how much|how many)\b.{0,80}\b(?:in|during|for)\s+(?P<year>20\d\d)\b"
+                          r"|(?P<last>last year)|(?P<kyear>20\d\d)\s*년.{0,40}(?:얼마|몇|률|율)|(?P<klast>작년)",
+                          re.IGNORECASE)
+FOREIGN_SUPPORT = re.compile(r"subsid|support|reward|grant|polic|apply|application|지원|보조|장려|정책|신청", re.IGNORECASE)
+
+
+def foreign_past_year(question: str, evidence: list[Evidence], context: Context) -> bool:
+    """Whether an English or Korean question asks a past year's figure that the (later) documents found do not
+    hold, as :func:`past_year` decides for Chinese."""
+    match = FOREIGN_PAST.search(question)
+    if match is None or FOREIGN_SUPPORT.search(question):
+        return False
+    year_text = match.group("year") or match.group("kyear")
+    year = int(year_text) if year_text else context.today.year - 1
+    infos = [context.catalog.info(e.document.doc_id) for e in evidence]
+    return all(i.year is not None and i.year > year for i in infos) and not any(
+        str(year) in e.measure.text for e in evidence)
 
 
 def not_stated(missing: str, nearest: Evidence, namer) -> str:
