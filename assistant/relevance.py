@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.intents import GENERIC_ASKING
 from index.expansion import QUERY_FILLER
 from index.hybrid import FusionParams, HybridSearcher, MeasureHit
 from index.tokenization import normalize_text
@@ -156,8 +157,6 @@ class Relevance:
             corpus_coverage = 1.0
         else:
             corpus_coverage = sum(w in scope_text for w in words) / len(words) if words else 0.0
-        from assistant.intents import GENERIC_ASKING
-
         topic = [w for w in searcher.tokenizer.words(question) if len(w) >= 2 and w not in QUERY_FILLER
                  and w not in GENERIC_ASKING and w not in searcher.tokenizer.stopwords and re.search(r"\w", w)]
         return {"topic_held": float(bool(topic) and all(normalize_text(w) in measure_text for w in topic)),

@@ -522,8 +522,8 @@ ORDINAL_REF = re.compile(r"^\s*(?:那|那么)?第\s*(?P<n>[一二三四五六七
 
 def neighbour_measure(question: str, conversation: Conversation, catalog: Catalog) -> str | None:
     """上一条呢？ / 下一条呢？ after an answer: the numbered measure before or after the one it cited first, in
-    that answer's document, asked by its title and number (《…》第17条); None for any other question, or
-    when there is no such measure."""
+    that answer's document; 第二个呢？ after a list: the measure it cited second. Asked by its title and number
+    (《…》第17条); None for any other question, or when there is no such measure."""
     ordinal = ORDINAL_REF.match(question)
     if ordinal:  # 第二个呢？ after a list: its second measure
         found = referent(conversation, catalog)

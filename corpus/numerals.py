@@ -22,7 +22,7 @@ def to_number(text: str) -> float | None:
 
     Whitespace inside (第 1 0 条) is ignored; full-width digits are read as ASCII.
     """
-    squeezed = re.sub(r"\s+", "", text).translate(_FULL_WIDTH_DIGITS)
+    squeezed = _squeezed(text)
     if not squeezed:
         return None
     if re.fullmatch(r"\d+(?:\.\d+)?", squeezed):
@@ -37,9 +37,14 @@ def to_number(text: str) -> float | None:
         return None
 
 
+def _squeezed(text: str) -> str:
+    """Without whitespace, full-width digits as ASCII (第 1 0 条, １２)."""
+    return re.sub(r"\s+", "", text).translate(_FULL_WIDTH_DIGITS)
+
+
 def to_int(text: str) -> int | None:
     """Like :func:`to_number`, for whole numbers only (labels, years, days)."""
-    squeezed = re.sub(r"\s+", "", text).translate(_FULL_WIDTH_DIGITS)
+    squeezed = _squeezed(text)
     if squeezed.isdigit() and squeezed.isascii():
         return int(squeezed)  # exact, however long (a float would turn 99999999999999999999 into 1e20)
     value = to_number(text)

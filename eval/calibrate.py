@@ -35,8 +35,7 @@ BUNDLED = [Path(__file__).parent / "questions" / name for name in ("weihai-2026.
 def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
     """(n, len(FEATURES)) float64 signals, (n,) bool "out of scope", the question texts, (n,) bool "en/ko",
     (n,) bool "the scope-gap rule applies" (relevance.gap_rule_applies)."""
-    from assistant.relevance import gap_rule_applies
-    from assistant.relevance import FEATURES
+    from assistant.relevance import FEATURES, gap_rule_applies
 
     context = assistant.context()
     rows, labels, texts, foreign, gated = [], [], [], [], []

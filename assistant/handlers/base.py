@@ -109,10 +109,9 @@ class Context:
         document = self.catalog.document(hit.doc_id)
         measure = self.catalog.measure(hit.doc_id, hit.measure_key)
         best = max((s.score for s in hit.sentences), default=0.0)
-        ratio = QUOTE_BAND
         sentences = [measure.sentences[s.chunk.sentence_index] for s in hit.sentences
                      if s.chunk.sentence_index is not None and s.chunk.sentence_index < len(measure.sentences)
-                     and s.score >= ratio * best]
+                     and s.score >= QUOTE_BAND * best]
         sentences.sort(key=lambda s: s.start)
         return Evidence(document, measure, sentences or body(measure)[:1], hit.score)
 

@@ -161,8 +161,8 @@ def past_year(question: str, evidence: list[Evidence], context: Context) -> str 
         return None
     year = int(match.group("year")) if match.group("year") else context.today.year - (
         2 if match.group("rel") == "前年" else 1)
-    infos = [context.catalog.info(e.document.doc_id) for e in evidence]
-    if any(i.year is None or i.year <= year for i in infos) or any(str(year) in e.measure.text for e in evidence):
+    infos = _later_documents(year, evidence, context)
+    if not infos:
         return None
     named = "、".join(dict.fromkeys(f"《{i.short_title}》（{i.year}年）" for i in infos))
     return (f"已收录的{named}写的是今后的工作目标，没有{year}年的实际数字。"
@@ -183,10 +183,16 @@ def foreign_past_year(question: str, evidence: list[Evidence], context: Context)
     if match is None or FOREIGN_SUPPORT.search(question):
         return False
     year_text = match.group("year") or match.group("kyear")
-    year = int(year_text) if year_text else context.today.year - 1
+    return bool(_later_documents(int(year_text) if year_text else context.today.year - 1, evidence, context))
+
+
+def _later_documents(year: int, evidence: list[Evidence], context: Context) -> list:
+    """The documents of ``evidence`` when every one was issued after ``year`` and no cited measure names it (they
+    hold targets, not that year's figures), else []."""
     infos = [context.catalog.info(e.document.doc_id) for e in evidence]
-    return all(i.year is not None and i.year > year for i in infos) and not any(
-        str(year) in e.measure.text for e in evidence)
+    if any(i.year is None or i.year <= year for i in infos) or any(str(year) in e.measure.text for e in evidence):
+        return []
+    return infos
 
 
 def not_stated(missing: str, nearest: Evidence, namer) -> str:
