@@ -245,11 +245,11 @@ def measure_block(evidence: Evidence, namer: Namer, prefix: str = "", with_depar
 
 
 def _foreign_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[str] | None,
-                    department_first: bool) -> str:
+                    department_first: bool, lead: str | None = None) -> str:
     from assistant.language import template
 
     lang = namer.lang
-    lines: list[str] = []
+    lines: list[str] = [lead] if lead else []
     if department_first:
         names = list(dict.fromkeys(d for e in evidence for d in e.measure.departments))
         refs = "、".join(namer.measure(e.document, e.measure) for e in evidence)
@@ -279,7 +279,7 @@ def retrieval_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[
     asks for the 牵头单位, which that line then names on its own). ``lead``: a line said first (that the
     measures state no amount, say)."""
     if namer.lang != "zh":
-        return _foreign_answer(evidence, namer, figure_lines, department_first)
+        return _foreign_answer(evidence, namer, figure_lines, department_first, lead)
     lines: list[str] = [lead] if lead else []
     if department_first:
         lines.append(departments_line(evidence, namer, lead_asked))

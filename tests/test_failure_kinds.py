@@ -269,15 +269,32 @@ def test_what_no_measure_writes_is_said_to_be_unstated(assistant, question, miss
     assert f"没有写明{missing}" in response.answer, response.answer
 
 
-@pytest.mark.parametrize("question", ["智能工厂能拿到多少奖励资金？", "专精特新企业奖励多少钱？", "绿色工厂的奖补标准是什么？",
-                                      "首台套产品资助额度是多少", "订单班每个补多少"])
-def test_an_amount_the_measures_do_not_state_is_said_to_be_missing(assistant, question):
-    """The plan sets counts to reach (培育2家卓越级智能工厂), no amounts of money: the answer says so first
-    instead of offering the counts as the amount."""
+NO_AMOUNT = {"zh": "所引措施没有写明具体金额", "en": "The measures cited state no amount of money",
+             "ko": "인용된 조치에는 구체적인 금액이나 보조 기준이"}
+AMOUNTS_ASKED = [("智能工厂能拿到多少奖励资金？", "zh"), ("专精特新企业奖励多少钱？", "zh"), ("绿色工厂的奖补标准是什么？", "zh"),
+                 ("首台套产品资助额度是多少", "zh"), ("订单班每个补多少", "zh"),
+                 ("How much money can a smart factory get?", "en"),
+                 ("How much subsidy is there for specialized and innovative SMEs?", "en"),
+                 ("스마트 공장은 보조금을 얼마 받을 수 있습니까?", "ko"), ("녹색 공장 보조금은 얼마입니까?", "ko")]
+
+
+@pytest.mark.parametrize("question,lang", AMOUNTS_ASKED, ids=[q for q, _ in AMOUNTS_ASKED])
+def test_an_amount_the_measures_do_not_state_is_said_to_be_missing(assistant, question, lang):
+    """The plan sets counts to reach (培育2家卓越级智能工厂), no amounts of money: the answer says so first, in
+    the question's language, instead of offering the counts as the amount."""
     response = assistant.ask(question)
     assert response.found is True, response.answer[:200]
-    assert response.answer.startswith("所引措施没有写明具体金额"), response.answer[:200]
-    assert "相关目标" not in response.answer
+    assert response.answer.startswith(NO_AMOUNT[lang]), response.answer[:200]
+    assert "相关目标" not in response.answer and "Related targets" not in response.answer \
+        and "관련 목표" not in response.answer
+
+
+@pytest.mark.parametrize("question", ["How many smart factories will be built?", "What is the 2026 target for smart factories?",
+                                      "스마트 공장은 몇 개 육성합니까?"])
+def test_a_count_asked_in_english_or_korean_is_not_an_amount_of_money(question):
+    from assistant.handlers.search import FOREIGN_MONEY
+
+    assert FOREIGN_MONEY.search(question) is None
 
 
 def test_an_attributes_file_row_is_checked():

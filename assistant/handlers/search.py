@@ -13,6 +13,7 @@ from assistant.answers import Evidence
 from assistant.attributes import unstated
 from assistant.handlers.base import Asked, Context, body, has_target
 from assistant.intents import asks_lead_only, without_names
+from assistant.language import template
 from assistant.models import AskResponse
 from index.expansion import with_defined_terms
 from index.hybrid import MeasureHit
@@ -129,10 +130,11 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
         if past:
             return context.refusal(asked.scope, text=past)
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
-        if lang == "zh" and MONEY_ASKED.search(asked.text) and not any(
+        if (MONEY_ASKED if lang == "zh" else FOREIGN_MONEY).search(asked.text) and not any(
                 t.unit.endswith("元") for e in evidence for t in e.measure.targets):
             # 智能工厂能拿到多少奖励资金？: the measures set counts to reach, no amount of money
-            lead = "所引措施没有写明具体金额或奖补标准，以下是相关内容："
+            lead = ("所引措施没有写明具体金额或奖补标准，以下是相关内容：" if lang == "zh"
+                    else template(lang, "no_amount"))
     answer = answers.retrieval_answer(
         evidence, context.namer_for(asked),
         figure_lines=figure_lines(evidence, searcher, question) if intent.asks_figure and not lead else None,
@@ -145,6 +147,12 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
 MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|额度|(?:奖励|奖补|补贴|补助|资助|资金|奖金|钱)(?:是|有|能|可以)?(?:多少|几)"
                          r"|(?:多少|几)(?:奖励|奖补|补贴|补助|资助|资金|奖金)|(?:补贴|补助|奖补|奖励)标准"
                          r"|[补奖给]多少|[补奖](?:了|个)?几")
+
+# the same asked in English or Korean (How much money can a smart factory get? 보조금은 얼마입니까?)
+FOREIGN_MONEY = re.compile(r"how much (?:money|funding|subsidy|subsidies|reward|grant|support|cash)"
+                           r"|\b(?:amount|sum) of (?:money|funding|the subsidy|the reward|support)|subsidy (?:rate|standard)"
+                           r"|(?:보조금|지원금|장려금|상금|자금|금액|돈).{0,12}얼마|얼마.{0,6}(?:지원|보조|받)",
+                           re.IGNORECASE)
 
 
 YEAR_ASKED = re.compile(r"(?P<year>20\d\d)\s*年|(?P<rel>去年|前年|上一?年度?|过去一年)")
