@@ -70,6 +70,6 @@ def answer_followup(asked: Asked, context: Context) -> AskResponse:
         if extra and extra[0].score >= context.relevance.keep_ratio * (hits[0].score if hits else 0):
             evidence.append(context.evidence(extra[0]))
     evidence = evidence[:max(asked.top_k, 1)]
-    lines = figure_lines(evidence, context.searcher, asked.text) if intent.asks_figure else None
+    lines = figure_lines(evidence, context.searcher, asked.text, namer) if intent.asks_figure else None
     answer = answers.retrieval_answer(evidence, namer, figure_lines=lines)
     return AskResponse(answer=answer, found=True, intent="followup", citations=[context.cite(e) for e in evidence])

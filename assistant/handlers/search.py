@@ -137,7 +137,8 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
                     else template(lang, "no_amount"))
     answer = answers.retrieval_answer(
         evidence, context.namer_for(asked),
-        figure_lines=figure_lines(evidence, searcher, question) if intent.asks_figure and not lead else None,
+        figure_lines=figure_lines(evidence, searcher, question, context.namer_for(asked))
+        if intent.asks_figure and not lead else None,
         department_first=intent.asks_department, lead_asked=intent.asks_department and asks_lead_only(asked.text),
         lead=lead)
     return AskResponse(answer=answer, found=True, intent="search", citations=[context.cite(e) for e in evidence])
@@ -266,11 +267,14 @@ def asked_as(target, question: str) -> bool:
     return bool(qualifier) and qualifier in question
 
 
-def figure_lines(evidence: list[Evidence], searcher, question: str) -> list[str]:
+def figure_lines(evidence: list[Evidence], searcher, question: str, namer=None) -> list[str]:
     """The targets a 多少/几家 question asks about: per measure, those whose clause shares most words with
-    it; a later measure's only when they fit as well as the first measure's best."""
+    it; a later measure's only when they fit as well as the first measure's best. With ``namer`` and measures
+    of several documents, each figure says whose it is (武汉和海珠的算力补贴分别是多少？: 《武汉…》：…最高20万元补助)."""
     words = set(searcher.tokenizer(question))
+    several = namer is not None and len({e.document.doc_id for e in evidence}) > 1
     lines: list[str] = []
+    seen: set[str] = set()
     first_best = None
     for e in evidence:
         text = e.document.text
@@ -286,5 +290,9 @@ def figure_lines(evidence: list[Evidence], searcher, question: str) -> list[str]
             first_best = best
         elif best == 0 or best < first_best:
             continue  # a weaker measure's figures would answer another question
-        lines.extend(phrase for overlap, phrase in scored if overlap == best)
-    return list(dict.fromkeys(lines))[:4]
+        phrases = list(dict.fromkeys(phrase for overlap, phrase in scored if overlap == best and phrase not in seen))
+        seen.update(phrases)
+        if several and phrases:  # the document named before its first figure, the next ones are its own too
+            phrases[0] = f"《{namer.info(e.document).short_title}》：{phrases[0]}"
+        lines.extend(phrases)
+    return lines[:4]
