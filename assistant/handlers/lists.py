@@ -91,10 +91,14 @@ def _squeeze(text: str) -> str:
 
 
 def _squeezed_texts(catalog) -> dict[tuple[str, str], str]:
-    """Every measure's title and text, squeezed, by (doc_id, key); cached on the catalog."""
+    """Every measure's headings above it, title and text, squeezed, by (doc_id, key); cached on the catalog.
+    A chapter's heading names what its articles are about: 子女教育 holds 第五条 to 第七条 of 第二章 子女教育, whose
+    text says 子女接受学前教育和学历教育 (NUL between the headings and the text: no term spans the two)."""
     cache = catalog.__dict__.get("_squeezed_texts")
     if cache is None:
-        cache = {key: re.sub(r"\s+", "", text) for key, text in catalog.normalized.items()}
+        headings = {(d.doc_id, m.key): _squeeze("".join(m.path)) for d, m in catalog.pairs}
+        cache = {key: headings.get(key, "") + "\x00" + re.sub(r"\s+", "", text)
+                 for key, text in catalog.normalized.items()}
         catalog.__dict__["_squeezed_texts"] = cache
     return cache
 
@@ -213,12 +217,15 @@ def answer_topics(asked: Asked, context: Context) -> AskResponse:
             lines.append(f"“{topic}”：已收录的文件中没有找到相关内容。")
             continue
         with_units = asked.intent.asks_department or not asked.intent.asks_figure
+        # a document is named once, before its first measure (第五条、第七条 of one 办法, not its title twice)
+        names = [namer.measure(d, m, with_document=None if i == 0 or matches[i - 1][0] is not d else False)
+                 for i, (d, m) in enumerate(matches)]
         if with_units and len({answers.departments_text(m) for _, m in matches}) > 1:
             # measures with different units (of several documents, say): each with its own, never pooled
-            line = f"“{topic}”：" + "；".join(f"{namer.measure(d, m)}，责任单位：{answers.departments_text(m)}"
-                                             for d, m in matches)
+            line = f"“{topic}”：" + "；".join(f"{name}，责任单位：{answers.departments_text(m)}"
+                                             for name, (_, m) in zip(names, matches))
         else:
-            line = f"“{topic}”：见{'、'.join(namer.measure(d, m) for d, m in matches)}"
+            line = f"“{topic}”：见{'、'.join(names)}"
             if with_units:
                 line += f"，责任单位：{answers.departments_text(matches[0][1])}"
         lines.append(line + "。")
