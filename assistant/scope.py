@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 
 from assistant.catalog import DOC_TYPES, DOC_WORDS, WEAK_DOC_WORDS, Catalog, DocInfo
 from assistant.places import Place
@@ -227,6 +229,30 @@ def _mentioned(place: Place, catalog: Catalog, question: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=1)
+def _market_words() -> dict[str, tuple[str, ...]]:
+    """assistant/data/words/place_as_market.txt: {"before": words, "after": words}, longest first."""
+    path = Path(__file__).parent / "data" / "words" / "place_as_market.txt"
+    out: dict[str, tuple[str, ...]] = {"before": (), "after": ()}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        side, _, words = line.partition(":")
+        if side.strip() in out and not line.startswith("#"):
+            out[side.strip()] = tuple(sorted(words.split(), key=len, reverse=True))
+    return out
+
+
+def _as_market(place: Place, question: str) -> bool:
+    """Whether the question names the place as where goods go or a market (打进香港市场, 销往上海, 对港出口
+    with 港 an alias; assistant/data/words/place_as_market.txt), not as where the asker is."""
+    words = _market_words()
+    for name in {normalize_text(n) for n in (place.name, *place.aliases) if len(n) >= 2}:
+        for found in re.finditer(re.escape(name), question):
+            before, after = question[:found.start()], question[found.end():]
+            if before.endswith(words["before"]) or after.startswith(words["after"]):
+                return True
+    return False
+
+
 def _in_documents(place: Place, catalog: Catalog) -> bool:
     """Whether any document's text names the place (乳山 in 威海's plan)."""
     from assistant.relevance import scope_text
@@ -256,8 +282,9 @@ def _by_place(question: str, catalog: Catalog) -> tuple[list[Place], set[str], s
     places = gazetteer.find(asked, known=known)
     # a place without documents of its own, named in a phrase the documents' text holds (香港 in 香港优质
     # “正”印认证; 山东 in 山东制造 with only 威海's plan, a document inside 山东 but not of it), is what the
-    # question is about, not where the asker is
-    places = [p for p in places if _has_own_documents(p, catalog) or not _mentioned(p, catalog, asked)]
+    # question is about, not where the asker is; so is a market named (打进香港市场, 销往上海)
+    places = [p for p in places if _has_own_documents(p, catalog)
+              or not (_mentioned(p, catalog, asked) or _as_market(p, asked))]
     if not places:
         return [], set(), None, []
     # the most specific places: drop a place that is an ancestor of another one named

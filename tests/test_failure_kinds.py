@@ -626,3 +626,17 @@ def test_a_list_whose_topic_the_documents_never_name_is_answered_as_a_search(ass
     response = assistant.ask("企业上云有哪些扶持措施？")
     assert response.found is True and cited(response)[:1] == [10], (cited(response), response.answer[:200])
     assert_refused(assistant.ask("哪些措施涉及火星基地？"))
+
+
+@pytest.mark.parametrize("question,key", [("我们的产品想打进香港市场，那个'正'字认证是咋回事？", "12"),
+                                          ("产品想销往上海，有什么支持？", "12"), ("想开拓香港市场，有展销活动吗？", "12")])
+def test_a_market_named_is_no_place_of_the_asker(assistant, question, key):
+    """A place as where goods go (打进香港市场, 销往上海; assistant/data/words/place_as_market.txt) is not where the
+    asker is: without a document of its own it was refused as "no document applies to 香港"."""
+    response = assistant.ask(question)
+    assert response.found is True and response.citations[0].measure_key == key, response.answer[:200]
+
+
+def test_a_place_asked_as_the_askers_own_is_still_refused_without_a_document(assistant):
+    response = assistant.ask("上海的企业有什么技改补贴？")
+    assert response.found is False and "上海" in response.answer, response.answer
