@@ -601,3 +601,11 @@ def test_two_subjects_asked_of_a_place_with_its_own_document_come_from_it(client
     cited = [(c["doc_id"], c["measure_key"]) for c in body["citations"]]
     assert {d for d, _ in cited} == {SEED} and (SEED, "15") in cited and (SEED, "14") in cited, cited
 
+
+
+def test_a_figure_line_over_two_documents_names_whose_figure_it_is(client):
+    body = ask(client, "武汉和海珠的算力补贴分别是多少？")
+    line = next(line for line in body["answer"].splitlines() if line.startswith("相关目标"))
+    # each document named before its first figure (both set 最高20万元: without the names the line is ambiguous)
+    assert "《武汉市OPC若干措施》：" in line and "《海珠区OPC措施》：" in line, line
+    assert line.index("《武汉市OPC若干措施》") < line.index("50%") < line.index("《海珠区OPC措施》"), line
