@@ -231,3 +231,16 @@ def test_eval_main_reports_a_bad_file_with_its_line_and_exit_status_2(tmp_path, 
     err = capsys.readouterr().err
     assert f"error: {path}, line 2: not valid JSON" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BUNDLED_QUESTIONS.parent.glob("*.jsonl")))
+def test_every_question_file_validates_against_the_corpus_its_header_names(name):
+    from corpus.loading import load_corpus
+
+    path = BUNDLED_QUESTIONS.parent / name
+    header = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    folder = (path.parent / header["corpus"]).resolve()
+    questions = load_questions(path, documents=load_corpus(folder).documents)
+    assert len(questions) > 0 and questions.format == 2
+    assert {q.split for q in questions} <= {"tune", "test"}
+    assert len({q.id for q in questions}) == len(questions)
