@@ -259,6 +259,15 @@ UNSTATED = [
     ("首贷的贷款利率是多少？", "利率"),
     ("算力贷年化利息多少？", "利率"),
     ("绿色工厂贷的利率是多少？", "利率"),                 # 45% (绿色工厂营收占比) is no rate
+    ("申请智能工厂认定需要准备哪些材料？", "所需材料"),
+    ("技改项目申报要带啥材料？", "所需材料"),
+    ("智能工厂认定要走什么流程？", "办理流程"),
+    ("专精特新企业认定的申报流程是什么？", "办理流程"),
+    ("智能工厂的奖励多久能到账？", "办理时限"),
+    ("绿色工厂评上以后多久能拿到牌子？", "办理时限"),
+    ("今年绿色工厂申报什么时候截止？", "截止日期"),
+    ("专精特新申报最晚哪天交？", "截止日期"),
+    ("专精特新企业的税率是多少？", "税率"),
 ]
 
 
@@ -297,6 +306,14 @@ def test_a_count_asked_in_english_or_korean_is_not_an_amount_of_money(question):
     assert FOREIGN_MONEY.search(question) is None
 
 
+@pytest.mark.parametrize("question", ["碳纤维材料有哪些支持？", "生物医用材料新赛道怎么发展？", "这个行动方案的有效期多长时间？",
+                                      "企业诉求办结率目标是多少？"])
+def test_an_attribute_word_used_otherwise_asks_for_nothing_unstated(assistant, question):
+    """材料 as what is made (碳纤维材料), a duration that is no processing time, 办结 as a rate: answered."""
+    response = assistant.ask(question)
+    assert "没有写明" not in response.answer, response.answer[:200]
+
+
 def test_an_attributes_file_row_is_checked():
     from assistant.attributes import attributes, unstated
 
@@ -304,6 +321,9 @@ def test_an_attributes_file_row_is_checked():
     assert unstated("贷款利率是多少？", ["按贷款市场报价利率（LPR）的50%给予贴息"]) is None  # stated: no refusal
     assert unstated("贷款利率是多少？", ["推动金融机构扩大首贷、续贷"]) == "利率"
     assert unstated("有哪些贷款支持？", ["推动金融机构扩大首贷、续贷"]) is None  # not asked
+    assert unstated("补贴多久能到账？", ["自受理之日起20个工作日内拨付"]) is None  # a time limit stated
+    assert unstated("补贴多久能到账？", ["给予最高20万元补助"]) == "办理时限"
+    assert unstated("要准备哪些材料？", ["纳税人应当留存录取通知书等相关证明资料备查"]) is None
 
 
 # A past year's figure asked of a plan issued after it: the plan sets targets, it holds no past figures
