@@ -359,6 +359,15 @@ def test_a_state_council_document_applies_everywhere(national, question, key, fr
     assert fragment in body["answer"]
 
 
+@pytest.mark.parametrize("question", ["上海的人工智能一人公司有什么补贴？", "我在成都开了个一人公司，算力能补多少？"])
+def test_a_defined_term_of_another_places_document_is_foreign_to_a_place_without_one(national, question):
+    # 海珠区's document defines OPC as 人工智能一人公司; the State Council's document, which applies in 上海, has
+    # neither: the question names 海珠区's program, not anything 上海's documents hold
+    body = ask(national, question)
+    assert body["found"] is False and body["citations"] == [], body["answer"][:300]
+    assert "OPC" in body["answer"] and "海珠区" in body["answer"], body["answer"]
+
+
 @pytest.mark.parametrize("question,doc_id,key,fragment", [
     # 山东 1.: 为中小企业免费提供数字化诊断服务
     ("我们是泰安市岱岳区的中小企业，想做数字化诊断，有什么政策？", SHANDONG, "1", "免费提供数字化诊断服务"),

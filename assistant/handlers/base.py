@@ -126,14 +126,16 @@ class Context:
         if scope.everything or "地点" not in scope.named:
             return [], []
         tokenizer = self.searcher.tokenizer
-        words = {w for w in tokenizer.words(strip_names(question, scope))
+        # a term a document defines counts as the name it defines (人工智能一人公司 is OPC, as the search reads it)
+        asked = with_defined_terms(strip_names(question, scope), self.catalog.defined_terms)
+        words = {w for w in tokenizer.words(asked)
                  if len(w) >= 2 and w not in QUERY_FILLER and w not in tokenizer.stopwords and re.search(r"\w", w)}
         inside = scope_text(self.catalog, scope.doc_ids)
         # only the names of other places' policies count (OPC of 武汉's, 泰安's … titles), not any word
         programs = {k for i in self.catalog.infos if not scope.allows(i.doc_id) for k in i.keywords}
         foreign = [w for w in words if w not in inside and w in programs]
-        flat = question.lower()
-        foreign = [question[flat.index(w):flat.index(w) + len(w)] if w in flat else w for w in foreign]
+        flat = asked.lower()
+        foreign = [asked[flat.index(w):flat.index(w) + len(w)] if w in flat else w for w in foreign]
         holders = [i for i in self.catalog.infos if not scope.allows(i.doc_id)
                    and any(normalize_text(w) in scope_text(self.catalog, (i.doc_id,)) for w in foreign)]
         return sorted(foreign), holders
