@@ -618,3 +618,12 @@ def test_a_figure_line_over_two_documents_names_whose_figure_it_is(client):
     # each document named before its first figure (both set 最高20万元: without the names the line is ambiguous)
     assert "《武汉市OPC若干措施》：" in line and "《海珠区OPC措施》：" in line, line
     assert line.index("《武汉市OPC若干措施》") < line.index("50%") < line.index("《海珠区OPC措施》"), line
+
+
+@pytest.mark.parametrize("question", ["海珠区的AI一人公司接单多能拿多少奖励？", "海珠区的一人公司能拿到什么奖励？"])
+def test_a_documents_purpose_clause_is_not_cited_for_what_it_does_not_say(client, question):
+    # 第一条 为抢抓…前瞻布局“人工智能OPC（…一人公司）”…: it names every word of the title, and nothing asked
+    body = ask(client, question)
+    assert body["found"] is True and cited(body), body["answer"][:300]
+    assert (HAIZHU, "1") not in cited(body), body["answer"][:300]
+    assert cited(body)[0][0] == HAIZHU

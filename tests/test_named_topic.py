@@ -200,3 +200,18 @@ def test_two_subjects_each_come_from_their_own_chapter_and_the_document_is_named
     assert "第五条" in first and "第二十二条" in second, body["answer"]
     assert first.count("《") == 1, first  # 《…》第五条、第六条… not the title before each article
     assert body["citations"][0]["measure_key"] == "5"
+
+
+def test_a_purpose_clause_asked_for_is_cited():
+    # not left out when the question asks for the basis (根据什么制定): assistant.handlers.search.PURPOSE_ASKED
+    from assistant.handlers.search import PURPOSE_ASKED, PURPOSE_CLAUSE
+
+    assert PURPOSE_CLAUSE.search("根据《中华人民共和国个人所得税法》（以下简称个人所得税法）规定，制定本办法。")
+    assert PURPOSE_CLAUSE.search("本辦法依產業創新條例第二十六條第二項規定訂定之。")
+    assert not PURPOSE_CLAUSE.search("纳税人的子女接受全日制学历教育的相关支出，按照每个子女每月1000元的标准定额扣除。")
+    assert PURPOSE_ASKED.search("个人所得税专项附加扣除暂行办法是根据什么制定的？")
+
+
+def test_the_basis_of_a_document_is_answered_from_its_first_article(client):
+    body = ask(client, "个人所得税专项附加扣除暂行办法是根据什么制定的？")
+    assert body["found"] is True and body["citations"][0]["measure_key"] == "1", body["answer"][:300]

@@ -60,6 +60,29 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
     return None
 
 
+# a document's opening clause that gives only its purpose or legal basis (第一条 为了…，根据…，制定本办法。 本辦法依
+# …規定訂定之。): it repeats the title's words, so a question naming the document ranks it high, but it answers
+# nothing asked of the document's content
+PURPOSE_CLAUSE = re.compile(r"^(?:为了?|為了?|根据|根據|依据|依據|依照|本(?:办法|辦法|条例|條例|规定|規定|措施|意见|意見)依)"
+                            r"[^。]{0,250}?(?:制定|订定|訂定|制订|制訂)(?:本|之|如下|以下)")
+PURPOSE_ASKED = re.compile(r"目的|宗旨|为什么|為什麼|为何|依据|依據|根据什么|法律依据|上位法|why|purpose|basis|목적|근거")
+
+
+def without_purpose(hits: list[MeasureHit], question: str, context: Context) -> list[MeasureHit]:
+    """When the best measure is its document's purpose clause (PURPOSE_CLAUSE, the first record only) and the
+    question does not ask for a purpose or basis, the hits without it: 海珠区的AI一人公司接单多能拿多少奖励？ cited
+    第一条 (为抢抓…前瞻布局“人工智能OPC”…) alone, which names every word of the title and answers nothing asked."""
+    if len(hits) < 2 or PURPOSE_ASKED.search(question.lower()):
+        return hits
+    document = context.catalog.document(hits[0].doc_id)
+    if document is None or not document.measures or document.measures[0].key != hits[0].measure_key:
+        return hits
+    first = document.measures[0]
+    if not PURPOSE_CLAUSE.search(re.sub(r"^\s*第\s*[一二三四五六七八九十\d]+\s*[条條]\s*", "", first.text.strip())):
+        return hits
+    return hits[1:]
+
+
 def figures_first(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
     """For a question that asks for a figure (多少, 几档, 标准): when the best measure states no figure and one
     that scores nearly as well (within the relevance band that keeps a second citation) does, that one
@@ -106,8 +129,13 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     searcher = context.searcher
     hits = retrieve(asked, context, question)
     if hits is None:
+        missing = unstated(asked.text, []) if lang == "zh" else None
+        if missing:  # 人民银行威海市分行在哪里办公？: what was asked, said not to be written, not only "not found"
+            return context.refusal(asked.scope, text=f"已收录的政策文件没有写明{missing}，无法据此回答。"
+                                                     + context.coverage(asked.scope) + "如需了解，请咨询相关主管部门。")
         return context.refusal(asked.scope, lang=lang)
     hits = newest_versions(hits, context)
+    hits = without_purpose(hits, asked.text, context)
     if intent.asks_figure:
         hits = figures_first(hits, context)
     top = hits[:max(asked.top_k, 1)]
