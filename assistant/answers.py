@@ -309,12 +309,14 @@ def numbers_in(text: str) -> set[float]:
     return {float(n) for n in NUMBER.findall(text)}
 
 
-def unsupported_figures(answer: str, citations: list[Citation]) -> list[str]:
+def unsupported_figures(answer: str, citations: list[Citation], refusal: bool = False) -> list[str]:
     """Figures in ``answer`` that no citation supports.
 
     A figure is supported when it appears in a quote, a cited document's title, 文号, short
     title, issue or expiry date, or when it is a cited measure's number written as 第N条, a
     count the answering made (共N项, 合计N条, 另有N个, N份文件), or the ordinal of a list line ("1. ").
+    ``refusal``: the answer is a refusal (found false, nothing cited), whose 第N条 names the nearest measure,
+    which does not state what was asked (没有写明办理时限。与问题最接近的是第2条…): a reference, not a figure.
     """
     supported = set()
     for c in citations:
@@ -324,7 +326,7 @@ def unsupported_figures(answer: str, citations: list[Citation]) -> list[str]:
         supported |= numbers_in(c.measure_key or "")
     cited_numbers = {float(c.measure_number) for c in citations if c.measure_number is not None}
     text = LIST_MARKER.sub(" ", answer)
-    text = MEASURE_MENTION.sub(lambda m: " " if float(next(g for g in m.groups() if g)) in cited_numbers
+    text = MEASURE_MENTION.sub(lambda m: " " if refusal or float(next(g for g in m.groups() if g)) in cited_numbers
                                else m.group(0), text)
     text = COUNT_MENTION.sub(" ", text)
     return [n for n in NUMBER.findall(text) if float(n) not in supported]

@@ -177,7 +177,8 @@ def ask_one(assistant, question: Question, k: int, known_departments: Sequence[s
         intent=response.intent,
         departments=tuple(metrics.departments_named(response.answer, known_departments)),
         latency_ms=latency_ms,
-        unsupported=tuple(unsupported_figures(response.answer, response.citations)),
+        unsupported=tuple(unsupported_figures(response.answer, response.citations,
+                                              refusal=not response.found and not response.citations)),
     )
 
 

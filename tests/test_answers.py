@@ -127,6 +127,13 @@ def test_instructions_inside_a_document_are_only_text(tmp_path: Path, settings):
     assert unsupported_figures(response.answer, response.citations) == []
 
 
+def test_a_refusal_naming_the_nearest_measure_makes_no_figure_but_any_other_number_still_counts():
+    text = "已收录的政策文件没有写明办理时限。与问题最接近的是第2条「推动项目扩容提质」，其中也没有办理时限。"
+    assert unsupported_figures(text, []) == ["2"]  # as an answer, an uncited 第2条 would be unsupported
+    assert unsupported_figures(text, [], refusal=True) == []
+    assert unsupported_figures(text + "一般需要30个工作日。", [], refusal=True) == ["30"]
+
+
 @pytest.mark.parametrize("question", ["个税怎么申报？", "在威海买房有购房补贴吗？", "明天威海天气怎么样？"])
 def test_out_of_scope_questions_are_refused(assistant, question):
     response = assistant.ask(question)
