@@ -679,3 +679,15 @@ def test_a_question_whose_topic_words_the_best_measure_holds_is_never_refused_by
     features = {"dense": 0.9, "scope_gap": 0.5}
     assert relevance.refuse({**features, "topic_held": 0.0})
     assert not relevance.refuse({**features, "topic_held": 1.0})
+
+
+@pytest.mark.parametrize("question,exports", [("关键技术被国外卡脖子，市里能组织攻关吗？", False),
+                                              ("外国客户要我们的碳排放数据", False), ("在国外留学多年想回来创业", False),
+                                              ("产品想卖到国外，有什么支持？", True), ("想去海外参展", True),
+                                              ("开拓海外市场有什么支持", True), ("出国参展有补贴吗", True)])
+def test_abroad_is_about_exports_only_when_goods_or_markets_go_there(question, exports):
+    """国外 alone (被国外卡着, 外国客户要数据, 在国外留学) is no export question: it drew 第12条 (开拓国际市场) above
+    第11条 (关键核心技术攻关); goods sold abroad, foreign markets and fairs are (index/data/expansion.tsv)."""
+    from index.expansion import expansion_terms
+
+    assert ("国际市场" in expansion_terms(question).split()) is exports
