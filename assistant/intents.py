@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from assistant.attributes import unstated
 from assistant.catalog import DOC_TYPES
 from assistant.catalog import DOC_WORDS as DOCUMENT_WORDS
 from corpus.departments import find_departments as _find_departments
@@ -259,8 +260,10 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     # unit answers for: without a word of responsibility and with a subject of its own, it is searched
     of_a_subject = flags["asks_figure"] and not RESPONSIBILITY.search(q) and topic_words(
         without_names(topic_q, departments), words)
-    if departments and not flags["asks_department"] and not of_a_subject and (DEPARTMENT_LIST.search(q)
-                                                                               or bare_keyword(q)):
+    # 市工业和信息化局的负责人叫什么？ asks a person's name (assistant/data/asked_attributes.tsv), not the unit's measures
+    of_an_attribute = unstated(q, []) is not None
+    if departments and not flags["asks_department"] and not of_a_subject and not of_an_attribute and (
+            DEPARTMENT_LIST.search(q) or bare_keyword(q)):
         return Intent("department", departments=departments, **flags)
     unit = None if departments else UNIT_ASKED.search(q)
     if unit and DEPARTMENT_LIST.search(q):  # 市火星局负责哪些措施？: a unit no document names

@@ -254,6 +254,7 @@ def test_a_province_with_only_a_city_document_inside_it_is_still_a_place(assista
 UNSTATED = [
     ("威海市工业和信息化局局长是谁？", "负责人姓名"),
     ("威海市市长叫什么名字？", "负责人姓名"),
+    ("市工业和信息化局的负责人叫什么？", "负责人姓名"),  # a unit named: not the list of its measures
     ("人民银行威海市分行在哪里办公？", "具体地址"),
     ("荣成市绿电产业园具体位置在哪？", "具体地址"),
     ("首贷的贷款利率是多少？", "利率"),
