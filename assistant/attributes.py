@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from index.tokenization import normalize_text
+
 DATA = Path(__file__).parent / "data" / "asked_attributes.tsv"
 
 
@@ -38,8 +40,12 @@ def attributes() -> tuple[Attribute, ...]:
 
 
 def unstated(question: str, measure_texts: list[str]) -> str | None:
-    """The name of the first thing ``question`` asks for that none of ``measure_texts`` states, else None."""
+    """The name of the first thing ``question`` asks for that none of ``measure_texts`` states, else None.
+    The texts are read normalized (traditional script as simplified: 不得逾四個月 states a time limit)."""
+    texts = None
     for attribute in attributes():
-        if attribute.asking.search(question) and not any(attribute.evidence.search(t) for t in measure_texts):
-            return attribute.name
+        if attribute.asking.search(question):
+            texts = texts if texts is not None else [normalize_text(t) for t in measure_texts]
+            if not any(attribute.evidence.search(t) for t in texts):
+                return attribute.name
     return None

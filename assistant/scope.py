@@ -231,9 +231,9 @@ def _mentioned(place: Place, catalog: Catalog, question: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _market_words() -> dict[str, tuple[str, ...]]:
-    """assistant/data/words/place_as_market.txt: {"before": words, "after": words}, longest first."""
+    """assistant/data/words/place_as_market.txt: {"before", "after", "not_after": words}, longest first."""
     path = Path(__file__).parent / "data" / "words" / "place_as_market.txt"
-    out: dict[str, tuple[str, ...]] = {"before": (), "after": ()}
+    out: dict[str, tuple[str, ...]] = {"before": (), "after": (), "not_after": ()}
     for line in path.read_text(encoding="utf-8").splitlines():
         side, _, words = line.partition(":")
         if side.strip() in out and not line.startswith("#"):
@@ -248,6 +248,9 @@ def _as_market(place: Place, question: str) -> bool:
     for name in {normalize_text(n) for n in (place.name, *place.aliases) if len(n) >= 2}:
         for found in re.finditer(re.escape(name), question):
             before, after = question[:found.start()], question[found.end():]
+            after = after[1:] if after.startswith("的") else after  # 上海的客户
+            if after.startswith(words["not_after"]):
+                continue
             if before.endswith(words["before"]) or after.startswith(words["after"]):
                 return True
     return False

@@ -215,3 +215,8 @@ def test_a_purpose_clause_asked_for_is_cited():
 def test_the_basis_of_a_document_is_answered_from_its_first_article(client):
     body = ask(client, "个人所得税专项附加扣除暂行办法是根据什么制定的？")
     assert body["found"] is True and body["citations"][0]["measure_key"] == "1", body["answer"][:300]
+
+
+def test_the_basis_asked_another_way_is_answered_from_the_first_article(client):
+    body = ask(client, "个人所得税专项附加扣除暂行办法依照什么法律制定？")
+    assert body["found"] is True and body["citations"][0]["measure_key"] == "1", body["answer"][:300]

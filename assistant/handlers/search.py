@@ -15,6 +15,7 @@ from assistant.handlers.base import Asked, Context, body, has_target
 from assistant.intents import asks_lead_only, without_names
 from assistant.language import template
 from assistant.models import AskResponse
+from corpus.records import Measure
 from index.expansion import with_defined_terms
 from index.hybrid import MeasureHit
 
@@ -65,22 +66,37 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
 # nothing asked of the document's content
 PURPOSE_CLAUSE = re.compile(r"^(?:为了?|為了?|根据|根據|依据|依據|依照|本(?:办法|辦法|条例|條例|规定|規定|措施|意见|意見)依)"
                             r"[^。]{0,250}?(?:制定|订定|訂定|制订|制訂)(?:本|之|如下|以下)")
-PURPOSE_ASKED = re.compile(r"目的|宗旨|为什么|為什麼|为何|依据|依據|根据什么|法律依据|上位法|why|purpose|basis|목적|근거")
+PURPOSE_ASKED = re.compile(r"目的|宗旨|为什么|為什麼|为何|为了什么|依据|依據|根据(?:什么|哪)|依照(?:什么|哪)|法律依据|上位法"
+                           r"|why|purpose|basis|목적|근거")
+
+
+def purpose_clause(document) -> Measure | None:
+    """The document's first record when it gives only the purpose or legal basis (PURPOSE_CLAUSE), else None."""
+    if document is None or not document.measures:
+        return None
+    first = document.measures[0]
+    text = re.sub(r"^\s*第\s*[一二三四五六七八九十\d]+\s*[条條]\s*", "", first.text.strip())
+    return first if PURPOSE_CLAUSE.search(text) else None
 
 
 def without_purpose(hits: list[MeasureHit], question: str, context: Context) -> list[MeasureHit]:
-    """When the best measure is its document's purpose clause (PURPOSE_CLAUSE, the first record only) and the
-    question does not ask for a purpose or basis, the hits without it: 海珠区的AI一人公司接单多能拿多少奖励？ cited
-    第一条 (为抢抓…前瞻布局“人工智能OPC”…) alone, which names every word of the title and answers nothing asked."""
-    if len(hits) < 2 or PURPOSE_ASKED.search(question.lower()):
-        return hits
-    document = context.catalog.document(hits[0].doc_id)
-    if document is None or not document.measures or document.measures[0].key != hits[0].measure_key:
-        return hits
-    first = document.measures[0]
-    if not PURPOSE_CLAUSE.search(re.sub(r"^\s*第\s*[一二三四五六七八九十\d]+\s*[条條]\s*", "", first.text.strip())):
-        return hits
-    return hits[1:]
+    """The hits without their documents' purpose clauses, unless the question asks for a purpose or basis:
+    海珠区的AI一人公司接单多能拿多少奖励？ cited 第一条 (为抢抓…前瞻布局“人工智能OPC”…) alone, which names every word
+    of the title and answers nothing asked. When a purpose or basis is asked, the best hit's document's purpose
+    clause comes first (北京条例的目的是什么？ cited 第二十条, 不以营利为目的)."""
+    def is_purpose(hit: MeasureHit) -> bool:
+        clause = purpose_clause(context.catalog.document(hit.doc_id))
+        return clause is not None and clause.key == hit.measure_key
+
+    if PURPOSE_ASKED.search(question.lower()):
+        clause = purpose_clause(context.catalog.document(hits[0].doc_id)) if hits else None
+        if clause is None:
+            return hits
+        first = [h for h in hits if h.doc_id == hits[0].doc_id and h.measure_key == clause.key] or [
+            MeasureHit(hits[0].doc_id, clause.key, hits[0].score, 0.0, -1.0)]
+        return first + [h for h in hits if h is not first[0]]
+    kept = [h for h in hits if not is_purpose(h)]
+    return kept or hits
 
 
 def figures_first(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
@@ -158,11 +174,19 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
         if past:
             return context.refusal(asked.scope, text=past)
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
-        if (MONEY_ASKED if lang == "zh" else FOREIGN_MONEY).search(asked.text) and not any(
+        if (SUPPORT_MONEY_ASKED if lang == "zh" else FOREIGN_MONEY).search(asked.text) and not any(
                 t.unit.endswith("元") for e in evidence for t in e.measure.targets):
-            # 智能工厂能拿到多少奖励资金？: the measures set counts to reach, no amount of money
-            lead = ("所引措施没有写明具体金额或奖补标准，以下是相关内容：" if lang == "zh"
-                    else template(lang, "no_amount"))
+            # 专精特新企业奖励多少钱？: the measures set counts to reach (培育…家), no amount of support: offering the
+            # counts would answer what the documents do not hold (the blind-written question sets label these
+            # out of scope), so it is said to be unwritten, naming the nearest measure, as for asked_attributes.tsv
+            if lang != "zh":
+                return context.refusal(asked.scope, text=template(lang, "no_amount"))
+            return context.refusal(asked.scope, text=not_stated("具体金额或奖补标准", evidence[0],
+                                                                context.namer_for(asked)))
+        if lang == "zh" and MONEY_ASKED.search(asked.text) and not any(
+                t.unit.endswith("元") for e in evidence for t in e.measure.targets):
+            # 按每亩地能产出多少钱分档？: money asked, but no support: the measures, said to state no amount
+            lead = "所引措施没有写明具体金额或奖补标准，以下是相关内容："
     answer = answers.retrieval_answer(
         evidence, context.namer_for(asked),
         figure_lines=figure_lines(evidence, searcher, question, context.namer_for(asked))
@@ -176,6 +200,11 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
 MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|额度|(?:奖励|奖补|补贴|补助|资助|资金|奖金|钱)(?:是|有|能|可以)?(?:多少|几)"
                          r"|(?:多少|几)(?:奖励|奖补|补贴|补助|资助|资金|奖金)|(?:补贴|补助|奖补|奖励)标准"
                          r"|[补奖给]多少|[补奖](?:了|个)?几")
+
+# an amount of support asked (能补多少, 奖励多少钱, 补贴标准, 报销多少), not any money (每亩地产出多少钱)
+SUPPORT_MONEY_ASKED = re.compile(r"(?:补|奖|资助|报销|给)(?:了|个)?(?:贴|助|励)?(?:多少|几)"
+                                 r"|(?:补贴|补助|奖补|奖励|资助|奖金|资金)(?:是|有|能|可以)?(?:多少|几)"
+                                 r"|(?:补贴|补助|奖补|奖励|资助|扶持资金)(?:标准|比例|金额|额度)|多少(?:补贴|补助|奖励|奖金|资金)")
 
 # the same asked in English or Korean (How much money can a smart factory get? 보조금은 얼마입니까?)
 FOREIGN_MONEY = re.compile(r"how much (?:money|funding|subsidy|subsidies|reward|grant|support|cash)"
