@@ -727,3 +727,9 @@ def test_lay_phrasings_of_the_blind_tuning_sets_find_the_documents_words(questio
     from index.expansion import expansion_terms
 
     assert term in expansion_terms(question).split()
+
+
+def test_a_name_the_document_quotes_leads_to_the_measure_that_holds_it(assistant):
+    # “威海企业家日” is in 第20条; 第19条 trains 企业家 and ranked first on the word 企业家
+    response = assistant.ask("威海企业家日有哪些活动？")
+    assert response.found is True and response.citations[0].measure_key == "20", cited(response)

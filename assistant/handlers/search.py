@@ -18,6 +18,7 @@ from assistant.models import AskResponse
 from corpus.records import Measure
 from index.expansion import with_defined_terms
 from index.hybrid import MeasureHit
+from index.tokenization import normalize_text
 
 
 def not_applicable(foreign: list[str], holders, asked: Asked, context: Context) -> str:
@@ -99,6 +100,26 @@ def without_purpose(hits: list[MeasureHit], question: str, context: Context) -> 
     return kept or hits
 
 
+QUOTED_NAME = re.compile(r"[“\"「]([^”\"」\n]{3,20})[”\"」]")
+
+
+def named_first(hits: list[MeasureHit], question: str, context: Context) -> list[MeasureHit]:
+    """A name the documents put in quotation marks (“威海企业家日”, “一业一策”, “威企通”) that the question writes
+    out: the first hit that names it goes first when the best one does not (威海企业家日是干啥的？ cited 第19条,
+    which trains 企业家, above 第20条, which holds the day)."""
+    asked = normalize_text(question)
+    def names(hit: MeasureHit) -> set[str]:
+        measure = context.catalog.measure(hit.doc_id, hit.measure_key)
+        return {normalize_text(n) for n in QUOTED_NAME.findall(measure.text)} if measure is not None else set()
+
+    if not hits or any(n in asked for n in names(hits[0])):
+        return hits
+    for i, hit in enumerate(hits[1:], start=1):
+        if any(n in asked for n in names(hit)):
+            return [hit] + hits[:i] + hits[i + 1:]
+    return hits
+
+
 def figures_first(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
     """For a question that asks for a figure (多少, 几档, 标准): when the best measure states no figure and one
     that scores nearly as well (within the relevance band that keeps a second citation) does, that one
@@ -152,6 +173,7 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
         return context.refusal(asked.scope, lang=lang)
     hits = newest_versions(hits, context)
     hits = without_purpose(hits, asked.text, context)
+    hits = named_first(hits, asked.text, context)
     if intent.asks_figure:
         hits = figures_first(hits, context)
     top = hits[:max(asked.top_k, 1)]
