@@ -618,6 +618,7 @@ def test_a_figure_line_over_two_documents_names_whose_figure_it_is(client):
     # each document named before its first figure (both set 最高20万元: without the names the line is ambiguous)
     assert "《武汉市OPC若干措施》：" in line and "《海珠区OPC措施》：" in line, line
     assert line.index("《武汉市OPC若干措施》") < line.index("50%") < line.index("《海珠区OPC措施》"), line
+    assert "以下称" not in line  # a phrase cut inside a bracket starts after it
 
 
 @pytest.mark.parametrize("question", ["海珠区的AI一人公司接单多能拿多少奖励？", "海珠区的一人公司能拿到什么奖励？"])

@@ -354,6 +354,8 @@ def figure_lines(evidence: list[Evidence], searcher, question: str, namer=None) 
     several = namer is not None and len({e.document.doc_id for e in evidence}) > 1
     lines: list[str] = []
     seen: set[str] = set()
+    owners: set[str] = set()  # documents whose figures are listed
+    last_owner = None
     first_best = None
     for e in evidence:
         text = e.document.text
@@ -367,11 +369,18 @@ def figure_lines(evidence: list[Evidence], searcher, question: str, namer=None) 
         best = max(overlap for overlap, _ in scored)
         if first_best is None:
             first_best = best
+        elif several and e.document.doc_id not in owners and best > 0:
+            pass  # another document's first measure: its own figures (武汉和海珠…分别: 海珠's as well as 武汉's)
         elif best == 0 or best < first_best:
             continue  # a weaker measure's figures would answer another question
-        phrases = list(dict.fromkeys(phrase for overlap, phrase in scored if overlap == best and phrase not in seen))
+        owners.add(e.document.doc_id)
+        # a phrase that starts inside a bracket closes it first (以下称OPC）当年支持…): from after the bracket
+        phrases = list(dict.fromkeys(re.sub(r"^[^（(]*[）)]", "", phrase) or phrase
+                                     for overlap, phrase in scored if overlap == best and phrase not in seen))
         seen.update(phrases)
-        if several and phrases:  # the document named before its first figure, the next ones are its own too
+        if several and phrases and e.document.doc_id != last_owner:
+            # the document named before its first figure; the next ones, up to another document's, are its own too
             phrases[0] = f"《{namer.info(e.document).short_title}》：{phrases[0]}"
+            last_owner = e.document.doc_id
         lines.extend(phrases)
     return lines[:4]
