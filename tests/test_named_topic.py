@@ -199,6 +199,7 @@ def test_two_subjects_each_come_from_their_own_chapter_and_the_document_is_named
     first, second = (next(line for line in lines if line.startswith(f"“{s}")) for s in ("子女教育", "赡养老人"))
     assert "第五条" in first and "第二十二条" in second, body["answer"]
     assert first.count("《") == 1, first  # 《…》第五条、第六条… not the title before each article
+    assert "1000元" in body["answer"] and "2000元" in body["answer"], body["answer"]  # each subject's figure quoted
     assert body["citations"][0]["measure_key"] == "5"
 
 

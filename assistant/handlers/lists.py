@@ -8,7 +8,7 @@ from dataclasses import replace
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.attributes import unstated
-from assistant.handlers.base import Asked, Context, body
+from assistant.handlers.base import Asked, Context, body, has_target
 from assistant.handlers.search import answer_search, not_stated
 from assistant.models import AskResponse
 from assistant.scope import Scope
@@ -207,6 +207,8 @@ def answer_topics(asked: Asked, context: Context) -> AskResponse:
             hits = context.search(topic, k=1, scope=asked.scope, vector=vector)
             matches = [(context.catalog.document(h.doc_id), context.catalog.measure(h.doc_id, h.measure_key))
                        for h in hits if context.in_scope(topic, vector, hits, asked.scope)]
+        if asked.intent.asks_figure:  # 住房租金…分别扣除多少: the measures that state figures, when some do
+            matches = [(d, m) for d, m in matches if m.targets] or matches
         found_per_topic.append(matches)
     keys = [{(d.doc_id, m.key) for d, m in matches} for matches in found_per_topic]
     if len(topics) >= 2 and keys[0] and all(k == keys[0] for k in keys):
@@ -238,6 +240,8 @@ def answer_topics(asked: Asked, context: Context) -> AskResponse:
             weight = {w: (1.5 if i == len(parts) - 1 else 1) / max(1, sum(w in t for t in texts))
                       for i, w in enumerate(parts)}
             scored = list(zip(body(measure), texts))
+            if asked.intent.asks_figure:  # 赡养老人分别扣除多少: a sentence that states a figure, not the lead-in
+                scored = [(s, t) for s, t in scored if has_target(measure, s)] or scored
             sentence = next((s for s, t in scored if norm in t), None) or \
                 max(scored, key=lambda st: sum(weight[w] for w in parts if w in st[1]), default=(None,))[0]
             if sentence is not None:
