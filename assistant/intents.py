@@ -345,6 +345,8 @@ def bare_keyword(question: str) -> str | None:
     too_long = len(stripped) > 8 and (len(terms) > 3 or any(len(t) > 8 for t in terms))
     if not stripped or too_long or re.search(r"[吗呢吧啥么哪谁怎几多]|什么|如何|是否|有没有|可以|能否", stripped):
         return None
+    if all(EACH.fullmatch(t) for t in terms):  # 分别 alone names no topic (it was looked up in 8 measures)
+        return None
     return stripped
 
 

@@ -737,3 +737,11 @@ def test_a_name_the_document_quotes_leads_to_the_measure_that_holds_it(assistant
     # “威海企业家日” is in 第20条; 第19条 trains 企业家 and ranked first on the word 企业家
     response = assistant.ask("威海企业家日有哪些活动？")
     assert response.found is True and response.citations[0].measure_key == "20", cited(response)
+
+
+@pytest.mark.parametrize("question", ["分别", "各自"])
+def test_a_function_word_alone_is_no_keyword_to_look_up(question):
+    from assistant.intents import bare_keyword
+
+    assert bare_keyword(question) is None
+    assert bare_keyword("房车") == "房车"
