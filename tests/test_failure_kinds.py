@@ -316,9 +316,10 @@ def test_a_count_asked_in_english_or_korean_is_not_an_amount_of_money(question):
 
 
 @pytest.mark.parametrize("question", ["碳纤维材料有哪些支持？", "生物医用材料新赛道怎么发展？", "这个行动方案的有效期多长时间？",
-                                      "企业诉求办结率目标是多少？"])
+                                      "企业诉求办结率目标是多少？", "小升规企业有没有预备名单？"])
 def test_an_attribute_word_used_otherwise_asks_for_nothing_unstated(assistant, question):
-    """材料 as what is made (碳纤维材料), a duration that is no processing time, 办结 as a rate: answered."""
+    """材料 as what is made (碳纤维材料), a duration that is no processing time, 办结 as a rate, whether a list
+    exists (its 储备库 is one): answered."""
     response = assistant.ask(question)
     assert "没有写明" not in response.answer, response.answer[:200]
 
