@@ -24,6 +24,7 @@ import json
 import math
 import re
 import threading
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,13 +189,15 @@ def lay_phrases_held(question: str, measure_text: str) -> bool:
     normalized ``measure_text`` as written or as one of the policy terms it stands for. The tokenizer may cut a
     lay word into characters (个税 → 个 税) that no topic word then stands for: 个税怎么申报？ was held by 第10条
     (申报) alone."""
-    for pattern, terms in lexicon():
-        for match in pattern.finditer(question):
-            phrase = match.group()
-            if len(phrase) >= 2 and normalize_text(phrase) not in measure_text \
-                    and not any(normalize_text(t) in measure_text for t in terms.split()):
-                return False
-    return True
+    return all(phrase in measure_text or any(t in measure_text for t in terms)
+               for phrase, terms in _lay_phrases(question))
+
+
+@lru_cache(maxsize=1024)
+def _lay_phrases(question: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(lay phrase, its policy terms), normalized, for each phrase of two characters or more in ``question``."""
+    return tuple((normalize_text(m.group()), tuple(normalize_text(t) for t in terms.split()))
+                 for pattern, terms in lexicon() for m in pattern.finditer(question) if len(m.group()) >= 2)
 
 
 def gap_rule_applies(features: dict[str, float]) -> bool:
