@@ -24,8 +24,8 @@ import json
 import math
 import re
 import threading
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -170,7 +170,7 @@ class Relevance:
     def refuse(self, features: dict[str, float], embedder=None, lang: str = "zh") -> bool:
         """Refuse when the question is closer to a listed out-of-scope kind than any in-scope tune question was,
         or when the model says so; never when the best measure holds every topic word of the question
-        (``topic_held``): of the 76 out-of-scope tune questions none did, of 350 in-scope ones 62 did
+        (``topic_held``): of the 76 out-of-scope tune questions none did, of 371 in-scope ones 62 did
         (2026-12-01), and the model refused some of those (低空经济由哪些部门负责？ at p 0.88)."""
         if not gap_rule_applies(features):
             return False
