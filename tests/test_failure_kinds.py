@@ -727,7 +727,9 @@ def test_a_market_is_read_after_的_but_a_places_own_market_regulator_is_no_mark
 
 @pytest.mark.parametrize("question,term", [("我们这个行业日子难过，会不会一个行业一个办法来帮", "一业一策"),
                                            ("有没有鼓励方向的清单能对照一下", "技改导向目录"),
-                                           ("做人工关节的厂子有什么支持", "医疗器械"), ("设备大修咋安排", "检修周期")])
+                                           ("做人工关节的厂子有什么支持", "医疗器械"), ("设备大修咋安排", "检修周期"),
+                                           ("贷款快到期了，能不能不还本接着贷", "续贷"),
+                                           ("关键技术一直被国外卡住", "关键核心技术")])
 def test_lay_phrasings_of_the_blind_tuning_sets_find_the_documents_words(question, term):
     from index.expansion import expansion_terms
 
