@@ -748,3 +748,10 @@ def test_a_function_word_alone_is_no_keyword_to_look_up(question):
 
     assert bare_keyword(question) is None
     assert bare_keyword("房车") == "房车"
+
+
+@pytest.mark.parametrize("question", ["企业节能改造有什么支持", "企业节水有什么奖励"])
+def test_saving_energy_is_no_entrepreneurs_day(question):
+    from index.expansion import expansion_terms
+
+    assert "企业家日" not in expansion_terms(question).split()
