@@ -755,3 +755,10 @@ def test_saving_energy_is_no_entrepreneurs_day(question):
     from index.expansion import expansion_terms
 
     assert "企业家日" not in expansion_terms(question).split()
+
+
+def test_a_loan_falling_due_is_no_question_about_the_documents_validity(assistant):
+    # 还本 holds 本, once read as 本办法/本方案: the question was answered with the plan's validity
+    response = assistant.ask("贷款快到期了，能不能不还本接着贷？")
+    assert response.intent != "docfact" and response.found is True, response.answer[:200]
+    assert response.citations[0].measure_key == "14", cited(response)
