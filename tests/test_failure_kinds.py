@@ -729,7 +729,8 @@ def test_a_market_is_read_after_的_but_a_places_own_market_regulator_is_no_mark
                                            ("有没有鼓励方向的清单能对照一下", "技改导向目录"),
                                            ("做人工关节的厂子有什么支持", "医疗器械"), ("设备大修咋安排", "检修周期"),
                                            ("贷款快到期了，能不能不还本接着贷", "续贷"),
-                                           ("关键技术一直被国外卡住", "关键核心技术")])
+                                           ("关键技术一直被国外卡住", "关键核心技术"),
+                                           ("行业的云端大脑小公司能用吗", "产业大脑")])
 def test_lay_phrasings_of_the_blind_tuning_sets_find_the_documents_words(question, term):
     from index.expansion import expansion_terms
 
