@@ -76,8 +76,7 @@ def purpose_clause(document) -> Measure | None:
     if document is None or not document.measures:
         return None
     first = document.measures[0]
-    text = re.sub(r"^\s*第\s*[一二三四五六七八九十\d]+\s*[条條]\s*", "", first.text.strip())
-    return first if PURPOSE_CLAUSE.search(text) else None
+    return first if PURPOSE_CLAUSE.search(first.text.strip()) else None  # the text is without its label
 
 
 def without_purpose(hits: list[MeasureHit], question: str, context: Context) -> list[MeasureHit]:
@@ -196,8 +195,8 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
         if past:
             return context.refusal(asked.scope, text=past)
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
-        if (SUPPORT_MONEY_ASKED if lang == "zh" else FOREIGN_MONEY).search(asked.text) and not any(
-                t.unit.endswith("元") for e in evidence for t in e.measure.targets):
+        states_money = any(t.unit.endswith("元") for e in evidence for t in e.measure.targets)
+        if (SUPPORT_MONEY_ASKED if lang == "zh" else FOREIGN_MONEY).search(asked.text) and not states_money:
             # 专精特新企业奖励多少钱？: the measures set counts to reach (培育…家), no amount of support: offering the
             # counts would answer what the documents do not hold (the blind-written question sets label these
             # out of scope), so it is said to be unwritten, naming the nearest measure, as for asked_attributes.tsv
@@ -205,8 +204,7 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
                 return context.refusal(asked.scope, text=template(lang, "no_amount"))
             return context.refusal(asked.scope, text=not_stated("具体金额或奖补标准", evidence[0],
                                                                 context.namer_for(asked)))
-        if lang == "zh" and MONEY_ASKED.search(asked.text) and not any(
-                t.unit.endswith("元") for e in evidence for t in e.measure.targets):
+        if lang == "zh" and MONEY_ASKED.search(asked.text) and not states_money:
             # 按每亩地能产出多少钱分档？: money asked, but no support: the measures, said to state no amount
             lead = "所引措施没有写明具体金额或奖补标准，以下是相关内容："
     answer = answers.retrieval_answer(
@@ -367,16 +365,16 @@ def figure_lines(evidence: list[Evidence], searcher, question: str, namer=None) 
         if not scored:
             continue
         best = max(overlap for overlap, _ in scored)
+        # another document's first measure gives its own figures (武汉和海珠…分别: 海珠's as well as 武汉's)
+        own_first = several and e.document.doc_id not in owners and best > 0
         if first_best is None:
             first_best = best
-        elif several and e.document.doc_id not in owners and best > 0:
-            pass  # another document's first measure: its own figures (武汉和海珠…分别: 海珠's as well as 武汉's)
-        elif best == 0 or best < first_best:
+        elif (best == 0 or best < first_best) and not own_first:
             continue  # a weaker measure's figures would answer another question
         owners.add(e.document.doc_id)
         # a phrase that starts inside a bracket closes it first (以下称OPC）当年支持…): from after the bracket
-        phrases = list(dict.fromkeys(re.sub(r"^[^（(]*[）)]", "", phrase) or phrase
-                                     for overlap, phrase in scored if overlap == best and phrase not in seen))
+        trimmed = (re.sub(r"^[^（(]*[）)]", "", phrase) or phrase for overlap, phrase in scored if overlap == best)
+        phrases = [phrase for phrase in dict.fromkeys(trimmed) if phrase not in seen]
         seen.update(phrases)
         if several and phrases and e.document.doc_id != last_owner:
             # the document named before its first figure; the next ones, up to another document's, are its own too
