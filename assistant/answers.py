@@ -329,4 +329,9 @@ def unsupported_figures(answer: str, citations: list[Citation], refusal: bool = 
     text = MEASURE_MENTION.sub(lambda m: " " if refusal or float(next(g for g in m.groups() if g)) in cited_numbers
                                else m.group(0), text)
     text = COUNT_MENTION.sub(" ", text)
+    if refusal:  # …最接近的是《…》（威政办字〔2026〕10号）「保障措施」: the nearest document's 文号, a reference too
+        text = DOC_NUMBER_MENTION.sub(" ", text)
     return [n for n in NUMBER.findall(text) if float(n) not in supported]
+
+
+DOC_NUMBER_MENTION = re.compile(r"[〔［\[（(]\s*\d{4}\s*[〕］\]）)]\s*\d+\s*号")

@@ -63,6 +63,9 @@ DOC_FACTS: dict[str, re.Pattern[str]] = {
     "publicity": re.compile(r"公开发布|是否公开|公开的吗|能公开|可以公开"),
     "approval": re.compile(r"(?:谁|哪里|哪个)(?:同意|批准)|经过.{0,6}(?:同意|批准)"),
 }
+# what else runs out: a loan, a contract, a licence (贷款快到期了 asks for 续贷, not the document's validity)
+OTHER_EXPIRY = re.compile(r"(?:贷款|借款|贷|合同|许可证?|执照|证书|证件|证|租约|租期|租金|债券|债|票据|承兑|汇票|保险)"
+                          r"[^，,。？?]{0,3}(?:到期|过期|失效)")
 DOC_WORDS = re.compile(r"文件|方案|政策|文|通知|这份|办法|意见|措施|条例|规定|细则|计划")
 DOCUMENT_LIST = re.compile(r"(?:有|收录|包括|包含|发了|发布了|出台了|有没有)(?:了)?(?:哪些|什么|几个|多少|几份).{0,12}?"
                            r"(?:文件|政策文件|法规|规章|条例|办法|政策)|(?:文件|政策|法规)(?:有|都有)(?:哪些|什么)"
@@ -99,7 +102,7 @@ def asks_lead_only(question: str) -> bool:
 UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给])[\u4e00-\u9fff]|(?<![局厅委办部会心署])和){1,12}?"
                         r"(?:局|厅|委员会|办公室|管委会|中心|总署|署|部))"
                         r"(?:在[^，。？?]{0,20})?(?:负责|参与|牵头|配合|管)")
-ASK_FIGURE = re.compile(r"多少|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
+ASK_FIGURE = re.compile(r"多少|几成|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
 # a figure of the text asked back (95%指的是什么？ 190是指什么？ 2.4万是什么 每平方米1000元是什么): with a unit, or a
 # bare number of two digits or more (a single digit is too common to point at one figure); not a year (2026是什么),
 # not a code (T1000)
@@ -111,6 +114,7 @@ FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])" + _NOT_A_YEAR +
                           r"\s*(?:这个数字?|这一数字|这个数据)?"
                           r"(?:指的是|是指|指|说的是|讲的是|对应的是|对应|是)的?(?:什么|哪个|哪项|哪一项|哪方面|哪类|啥)")
 EACH = re.compile(r"分别|各自|各是")
+CLAUSE_BREAK = re.compile(r"[、，,；;？?]")
 SEVERAL = re.compile(r"和|与|及|、|以及|还有")
 POINTS_BACK = re.compile(r"这条|该条|这项|该项|这个措施|该措施|上述|刚才|这些措施|它|那条|那项|上面|前面|这个|这一[条项]|那一[条项]|他们|她们"
                          r"|^第[一二三四五六七八九十\d]{1,2}个呢")
@@ -244,6 +248,8 @@ def route(question: str, known_departments: list[str], has_history: bool = False
             fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count", "parts")
             or DOC_WORDS.search(sq) or (fact == "issued_on" and re.search(r"印发|发布|发文|成文|出台|修订|修正", sq))
         ):
+            if fact == "validity" and OTHER_EXPIRY.search(sq):
+                continue  # 贷款快到期了…有啥政策: a loan's term, not the document's
             if fact == "count" and LIST_WORDS.search(q) and list_topic(topic_q, words):
                 continue  # 有几条涉及人工智能 → a list question with a count
             if fact == "count" and departments and RESPONSIBILITY.search(q):
@@ -283,7 +289,11 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     subjects = [t for t in subjects if t]
     # 低空经济和跨境电商分别由哪些部门负责？ → each subject on its own. A figure asked without 分别 is one
     # subject (培训企业家及经营管理人员多少人次, 金融和税收上有什么照顾)
-    if len(subjects) >= 2 and (EACH.search(q) or flags["asks_department"]) and SEVERAL.search(q):
+    # 每平方米补贴多少钱、一次最多补多少、找哪个部门申报？: clauses asking different things (an amount, a unit)
+    # are several asks of one subject, not one ask of several subjects
+    asks = {("figure" if ASK_FIGURE.search(c) else "") + ("department" if ASK_DEPARTMENT.search(c) else "")
+            for c in CLAUSE_BREAK.split(q)} - {""}
+    if len(subjects) >= 2 and (EACH.search(q) or flags["asks_department"]) and SEVERAL.search(q) and len(asks) < 2:
         return Intent("topics", topic="、".join(subjects), **flags)
 
     # 这些 after a subject of its own (专精特新、单项冠军这些优质企业要创建多少家) asks anew, not back;

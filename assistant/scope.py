@@ -226,7 +226,28 @@ def _mentioned(place: Place, catalog: Catalog, question: str) -> bool:
             before, after = question[max(0, found.start() - 2):found.start()], question[found.end():found.end() + 2]
             if (len(after) == 2 and name + after in text) or (len(before) == 2 and before + name in text):
                 return True
+            # words between: 借青岛那个外企老总峰会 names the 青岛峰会 that the documents hold (跨国公司领导人青岛峰会)
+            clause = re.split(r"[，,。；;？?！!、]", question[found.end():found.end() + MENTION_SPAN], maxsplit=1)[0]
+            if any(word in clause for word in _words_after(name, catalog)):
+                return True
     return False
+
+
+MENTION_SPAN = 12  # characters after a place name in which a word the documents put right after it is looked for
+
+
+def _words_after(name: str, catalog: Catalog) -> frozenset[str]:
+    """The two Chinese characters that follow ``name`` wherever the documents hold it (青岛峰会 → 峰会), cached on
+    the catalog."""
+    from assistant.relevance import scope_text
+
+    cache = catalog.__dict__.setdefault("_words_after", {})
+    if name not in cache:
+        # not the rest of the place's own name or a joining word (上海市…, 青岛和…): those say nothing of a phrase
+        cache[name] = frozenset(m.group(1) for m in re.finditer(re.escape(name) + r"([\u4e00-\u9fff]{2})",
+                                                                scope_text(catalog, None))
+                                if m.group(1)[0] not in "市省区县镇乡州的和与及等")
+    return cache[name]
 
 
 @lru_cache(maxsize=1)

@@ -80,10 +80,14 @@ def expansion_terms(query: str, words: Sequence[str] = ()) -> str:
     found fires.
     """
     spans = [span for span in _word_spans(query, words) if span[1] - span[0] > 1]
+    fired = [(policy_terms, found) for pattern, policy_terms in lexicon()
+             if (found := [m for m in pattern.finditer(query) if m.group()])]
     terms: list[str] = []
-    for pattern, policy_terms in lexicon():
-        found = [m for m in pattern.finditer(query) if m.group()]
-        if not found:
+    for policy_terms, found in fired:
+        # the longest phrase decides: 企业家 inside 企业家过的节日 (企业家日) adds no 经营管理人员培训, 规上 inside
+        # 规上工业要涨几个点 no 小升规
+        longer = [m.span() for other, matches in fired if other != policy_terms for m in matches]
+        if all(_inside(m.span(), longer) for m in found):
             continue
         rule_terms = policy_terms.split()
         if not any(len(m.group()) > 1 for m in found):  # one-character phrases only: which stand as words?

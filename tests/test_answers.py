@@ -132,6 +132,9 @@ def test_a_refusal_naming_the_nearest_measure_makes_no_figure_but_any_other_numb
     assert unsupported_figures(text, []) == ["2"]  # as an answer, an uncited 第2条 would be unsupported
     assert unsupported_figures(text, [], refusal=True) == []
     assert unsupported_figures(text + "一般需要30个工作日。", [], refusal=True) == ["30"]
+    nearest_document = "与问题最接近的是《威海市工业经济“头号工程”行动方案》（威政办字〔2026〕10号）「保障措施」。"
+    assert unsupported_figures(nearest_document, [], refusal=True) == []  # its 文号 is a reference too
+    assert unsupported_figures(nearest_document, []) == ["2026", "10"]
 
 
 @pytest.mark.parametrize("question", ["个税怎么申报？", "在威海买房有购房补贴吗？", "明天威海天气怎么样？"])

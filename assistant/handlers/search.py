@@ -195,8 +195,13 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
         if past:
             return context.refusal(asked.scope, text=past)
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
-        states_money = any(t.unit.endswith("元") for e in evidence for t in e.measure.targets)
-        if (SUPPORT_MONEY_ASKED if lang == "zh" else FOREIGN_MONEY).search(asked.text) and not states_money:
+        targets = [t for e in evidence for t in e.measure.targets]
+        states_money = any(t.unit.endswith("元") for t in targets)
+        # an amount or a share of support: 最高50万元 (cap), 每人1000元 (amount), 按30%给予补贴 (rate); a project
+        # size (总投资500万元以上, threshold) or an output goal (新增产值190亿元, target) is none
+        states_support = any(t.kind in ("amount", "cap") and t.unit.endswith("元") or t.kind == "rate"
+                             for t in targets)
+        if (SUPPORT_MONEY_ASKED if lang == "zh" else FOREIGN_MONEY).search(asked.text) and not states_support:
             # 专精特新企业奖励多少钱？: the measures set counts to reach (培育…家), no amount of support: offering the
             # counts would answer what the documents do not hold (the blind-written question sets label these
             # out of scope), so it is said to be unwritten, naming the nearest measure, as for asked_attributes.tsv
@@ -224,7 +229,10 @@ MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|额度|(?:奖励|�
 # an amount of support asked (能补多少, 奖励多少钱, 补贴标准, 报销多少), not any money (每亩地产出多少钱)
 SUPPORT_MONEY_ASKED = re.compile(r"(?:补|奖|资助|报销|给)(?:了|个)?(?:贴|助|励)?(?:多少|几)"
                                  r"|(?:补贴|补助|奖补|奖励|资助|奖金|资金)(?:是|有|能|可以)?(?:多少|几)"
-                                 r"|(?:补贴|补助|奖补|奖励|资助|扶持资金)(?:标准|比例|金额|额度)|多少(?:补贴|补助|奖励|奖金|资金)")
+                                 r"|(?:补贴|补助|奖补|奖励|资助|扶持资金)(?:标准|比例|金额|额度)|多少(?:补贴|补助|奖励|奖金|资金)"
+                                 # a share of support: 展位费报销几成, 按投资额的百分之几补贴
+                                 r"|(?:补贴|补助|奖励|报销|资助|返还|贴息)[^，。？?]{0,6}(?:几成|百分之(?:多少|几))"
+                                 r"|(?:几成|百分之(?:多少|几)|多大比例|什么比例)[^，。？?]{0,4}(?:补贴|补助|奖励|报销|资助|返还|贴息)")
 
 # the same asked in English or Korean (How much money can a smart factory get? 보조금은 얼마입니까?)
 FOREIGN_MONEY = re.compile(r"how much (?:money|funding|subsidy|subsidies|reward|grant|support|cash)"
