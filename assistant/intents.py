@@ -345,9 +345,19 @@ def _asks_about_a_topic(topic_q: str, words) -> bool:
                for w in topic_words(topic_q, words))
 
 
+CODE_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-/]*")  # LNG, T1000, 5G
+
+
 def bare_keyword(question: str) -> str | None:
     """A question that is only a keyword or a code (房车, 碳纤, LNG, T1000), without asking words."""
-    # terms apart by spaces are alternatives (LNG T1000 → LNG、T1000)
+    parts = question.split()
+    if len(parts) >= 2:  # a lookup typed with spaces (隐形冠军 培育, 国产打印机 扶持, LNG T1000)
+        content = [p for p in parts if p.strip("？?！!。.,，") not in GENERIC_ASKING | LIST_WORDS_AROUND]
+        if len(content) == 1:  # 国产打印机 扶持: the keyword, the generic word dropped
+            question = content[0]
+        elif content and not all(CODE_TERM.fullmatch(p) for p in content):
+            return None  # words apart by spaces all count (隐形冠军 培育): searched, not a list of either
+    # codes apart by spaces are alternatives (LNG T1000 → LNG、T1000)
     spaced = re.sub(r"(?<=\S)\s+(?=\S)", "、", question.strip())
     stripped = re.sub(r"[\s？?！!。.,，：:；;“”\"'（）()《》]+", "", spaced)
     # up to 8 characters, or up to three such terms joined (LNG和T1000, 房车、钓具)

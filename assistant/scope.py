@@ -254,7 +254,7 @@ def _words_after(name: str, catalog: Catalog) -> frozenset[str]:
 def _market_words() -> dict[str, tuple[str, ...]]:
     """assistant/data/words/place_as_market.txt: {"before", "after", "not_after": words}, longest first."""
     path = Path(__file__).parent / "data" / "words" / "place_as_market.txt"
-    out: dict[str, tuple[str, ...]] = {"before": (), "after": (), "not_after": ()}
+    out: dict[str, tuple[str, ...]] = {"before": (), "after": (), "not_after": (), "like_before": (), "like_after": ()}
     for line in path.read_text(encoding="utf-8").splitlines():
         side, _, words = line.partition(":")
         if side.strip() in out and not line.startswith("#"):
@@ -273,6 +273,17 @@ def _as_market(place: Place, question: str) -> bool:
             if after.startswith(words["not_after"]):
                 continue
             if before.endswith(words["before"]) or after.startswith(words["after"]):
+                return True
+    return False
+
+
+def _as_model(place: Place, question: str) -> bool:
+    """Whether the question names the place as a model to compare with (类似海珠那样, 像武汉一样)."""
+    words = _market_words()
+    for name in {normalize_text(n) for n in (place.name, *place.aliases) if len(n) >= 2}:
+        for found in re.finditer(re.escape(name), question):
+            after = question[found.end():]
+            if question[:found.start()].endswith(words["like_before"]) or after.startswith(words["like_after"]):
                 return True
     return False
 
@@ -307,8 +318,10 @@ def _by_place(question: str, catalog: Catalog) -> tuple[list[Place], set[str], s
     # a place without documents of its own, named in a phrase the documents' text holds (香港 in 香港优质
     # “正”印认证; 山东 in 山东制造 with only 威海's plan, a document inside 山东 but not of it), is what the
     # question is about, not where the asker is; so is a market named (打进香港市场, 销往上海)
-    places = [p for p in places if _has_own_documents(p, catalog)
-              or not (_mentioned(p, catalog, asked) or _as_market(p, asked))]
+    # a model compared with (类似海珠那样) beside the asker's place: its name is stripped, its documents not in scope
+    models = [p for p in places if len(places) > 1 and _as_model(p, asked)]
+    places = [p for p in places if p not in models and (
+        _has_own_documents(p, catalog) or not (_mentioned(p, catalog, asked) or _as_market(p, asked)))]
     if not places:
         return [], set(), None, []
     # the most specific places: drop a place that is an ancestor of another one named
@@ -317,8 +330,8 @@ def _by_place(question: str, catalog: Catalog) -> tuple[list[Place], set[str], s
     for place in specific:
         covering |= {i.doc_id for i in catalog.covering(place)}
     if covering:
-        return specific, covering, None, places
-    return specific, set(), _uncovered(specific, catalog), places
+        return specific, covering, None, places + models
+    return specific, set(), _uncovered(specific, catalog), places + models
 
 
 def _uncovered(places: list[Place], catalog: Catalog) -> str:

@@ -571,6 +571,22 @@ def test_two_topics_in_one_question(assistant, question, topics):
     assert named == wanted, f"missing {wanted - named}, extra {named - wanted}"
 
 
+@pytest.mark.parametrize("question,expected", [("房车 政策", {4, 12}), ("钓具 扶持", {12, 16})])
+def test_a_lookup_typed_with_a_generic_word_lists_the_keyword(assistant, question, expected):
+    """A clerk types 房车 政策: the generic word (assistant/data/words/asking.txt, list_around.txt) is dropped and
+    the keyword looked up as such; it listed every measure naming 政策 or 扶持 (保障措施 alone for 扶持)."""
+    response = assistant.ask(question)
+    assert response.intent == "list" and set(cited(response)) == expected, (response.intent, cited(response))
+
+
+@pytest.mark.parametrize("question,number", [("智能工厂 培育", 9), ("专精特新 培育", 19), ("续贷 首贷", 14)])
+def test_words_of_a_lookup_apart_by_spaces_all_count(assistant, question, number):
+    """智能工厂 培育 asks for measures on 智能工厂 that 培育: searched with both words, not a list of the measures
+    that name either (13 name 培育)."""
+    response = assistant.ask(question)
+    assert response.found is True and cited(response)[:1] == [number], (response.intent, cited(response))
+
+
 def test_clauses_asking_different_things_are_one_subject_not_several(assistant):
     """每平方米补贴多少钱、一次最多补多少、找哪个部门申报？ asks an amount and a unit of one subject (海外仓): one
     search, whose unstated amount is said so, not three "topics" of which two find nothing."""
@@ -761,7 +777,11 @@ def test_a_market_is_read_after_的_but_a_places_own_market_regulator_is_no_mark
                                            ("做人工关节的厂子有什么支持", "医疗器械"), ("设备大修咋安排", "检修周期"),
                                            ("贷款快到期了，能不能不还本接着贷", "续贷"),
                                            ("关键技术一直被国外卡住", "关键核心技术"),
-                                           ("行业的云端大脑小公司能用吗", "产业大脑")])
+                                           ("行业的云端大脑小公司能用吗", "产业大脑"),
+                                           ("做核药的公司有支持吗", "核医药"), ("全市工业增长目标定了多少", "同比增长"),
+                                           ("厂子缺地，电的额度也不够", "要素保障"),
+                                           ("国家那张给中小企业办事的大网", "一张网"),
+                                           ("政府项目的工程款拖着不给", "清偿拖欠企业账款")])
 def test_lay_phrasings_of_the_blind_tuning_sets_find_the_documents_words(question, term):
     from index.expansion import expansion_terms
 

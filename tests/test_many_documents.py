@@ -398,6 +398,8 @@ def test_a_sibling_districts_document_does_not_apply(client):
     ("湖北省宜昌市有没有OPC扶持政策？", "武汉"),  # 湖北省: only 武汉市 has a document
     ("我们在江苏省苏州市吴江区，OPC企业有算力补贴吗？", None),  # nothing in 江苏 at all
     ("成都市有什么人工智能OPC补贴？", None),
+    # a place named as a model to compare with is not the asker's (assistant/data/words/place_as_market.txt)
+    ("天河区有没有类似海珠那样的OPC算力补贴？", "海珠区"),
 ])
 def test_a_place_no_document_covers_is_refused(client, question, holds):
     body = ask(client, question)
@@ -560,6 +562,13 @@ def test_a_place_with_documents_of_its_own_gets_its_own_measure_beside_those_abo
     docs = [c["doc_id"] for c in body["citations"]]
     assert HUANCUI in docs, docs
     assert set(docs) <= {HUANCUI, SEED, SHANDONG}
+
+
+def test_a_place_compared_with_leaves_the_askers_own_documents(client):
+    # 像泰安那样: 泰安 is the model, 武汉 the asker's place, whose own measure on 算力 answers
+    body = ask(client, "武汉有没有像泰安那样的算力支持？")
+    assert body["found"] is True and body["citations"][0]["doc_id"] == WUHAN, body["answer"][:200]
+    assert TAIAN not in docs_of(body), docs_of(body)
 
 
 def test_which_documents_have_expired(client):
