@@ -160,8 +160,10 @@ class Relevance:
             corpus_coverage = sum(w in scope_text for w in words) / len(words) if words else 0.0
         topic = [w for w in searcher.tokenizer.words(question) if len(w) >= 2 and w not in QUERY_FILLER
                  and w not in GENERIC_ASKING and w not in searcher.tokenizer.stopwords and re.search(r"\w", w)]
-        held = bool(topic) and all(normalize_text(w) in measure_text for w in topic) \
-            and lay_phrases_held(question, measure_text)
+        # a topic word is held as written or as the policy terms of a lay phrase it is part of (缺地 → 用地)
+        lay = [phrase for phrase, terms in _lay_phrases(question) if any(t in measure_text for t in terms)]
+        held = bool(topic) and all(normalize_text(w) in measure_text or any(normalize_text(w) in p for p in lay)
+                                   for w in topic) and lay_phrases_held(question, measure_text)
         return {"topic_held": float(held),
                 "dense": dense, "lexical_raw": math.log1p(float(raw.max()) if len(raw) else 0.0),
                 "coverage": coverage, "lexical": math.log1p(max(best.lexical, 0.0)), "scope_gap": scope - dense,
@@ -171,7 +173,9 @@ class Relevance:
         """Refuse when the question is closer to a listed out-of-scope kind than any in-scope tune question was,
         or when the model says so; never when the best measure holds every topic word of the question
         (``topic_held``): of the 76 out-of-scope tune questions none did, of 371 in-scope ones 62 did
-        (2026-12-01), and the model refused some of those (低空经济由哪些部门负责？ at p 0.88)."""
+        (2026-12-01), and the model refused some of those (低空经济由哪些部门负责？ at p 0.88). A word is held
+        also when it is part of a lay phrase whose policy terms the measure holds (效益差 of 第3条's 承压行业):
+        of the 11 tuning files' out-of-scope questions none became held (lay7 +1 answered)."""
         if not gap_rule_applies(features):
             return False
         model = self.model_for(embedder, lang) if embedder is not None else self.model

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from index.tokenization import normalize_text
+
 CORPUS_FILE = Path(__file__).resolve().parents[1] / "corpus" / "documents" / "weihai-2026-industrial-action-plan.txt"
 DOC_ID = "weihai-2026-industrial-action-plan"
 
@@ -716,6 +718,26 @@ def test_a_market_named_is_no_place_of_the_asker(assistant, question, key):
 def test_a_place_asked_as_the_askers_own_is_still_refused_without_a_document(assistant):
     response = assistant.ask("上海的企业有什么技改补贴？")
     assert response.found is False and "上海" in response.answer, response.answer
+
+
+def test_a_topic_word_inside_a_lay_phrase_is_held_by_the_phrases_policy_terms(assistant):
+    """效益差 is no word of 第3条, but the lay phrase it is part of stands for 承压行业 (index/data/expansion.tsv),
+    which 第3条 holds: the question is answered whatever the refusal model says (p 0.95 refused it)."""
+    from assistant.relevance import Relevance
+
+    context = assistant.context()
+    question = "效益差的行业 帮扶"
+    measure = assistant.measure(DOC_ID, "3")
+    text = normalize_text(measure.title + measure.text)
+    searcher = context.searcher
+    vector = searcher.encode(question)
+    best = searcher.search(question, k=1, vector=vector)[0]
+    assert best.measure_key == "3"
+    features = Relevance(context.relevance.model).features(searcher, question, vector, best, text)
+    assert features["topic_held"] == 1.0
+    other = normalize_text(assistant.measure(DOC_ID, "9").text)  # 智能制造: holds neither word nor term
+    assert Relevance(context.relevance.model).features(searcher, question, vector, best, other)["topic_held"] == 0.0
+    assert assistant.ask(question).found is True
 
 
 def test_a_lay_phrase_is_held_only_by_a_measure_holding_it_or_its_policy_terms():
