@@ -329,9 +329,11 @@ def unsupported_figures(answer: str, citations: list[Citation], refusal: bool = 
     text = MEASURE_MENTION.sub(lambda m: " " if refusal or float(next(g for g in m.groups() if g)) in cited_numbers
                                else m.group(0), text)
     text = COUNT_MENTION.sub(" ", text)
-    if refusal:  # …最接近的是《…》（威政办字〔2026〕10号）「保障措施」: the nearest document's 文号, a reference too
-        text = DOC_NUMBER_MENTION.sub(" ", text)
+    if refusal:  # …最接近的是《…》（威政办字〔2026〕10号）「保障措施」: the nearest document's 文号, a reference too,
+        # and so is a year (《…》（2026年）写的是今后的工作目标，没有2025年的实际数字)
+        text = YEAR_MENTION.sub(" ", DOC_NUMBER_MENTION.sub(" ", text))
     return [n for n in NUMBER.findall(text) if float(n) not in supported]
 
 
+YEAR_MENTION = re.compile(r"(?:19|20)\d\d\s*年")
 DOC_NUMBER_MENTION = re.compile(r"[〔［\[（(]\s*\d{4}\s*[〕］\]）)]\s*\d+\s*号")

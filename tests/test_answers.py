@@ -135,6 +135,8 @@ def test_a_refusal_naming_the_nearest_measure_makes_no_figure_but_any_other_numb
     nearest_document = "与问题最接近的是《威海市工业经济“头号工程”行动方案》（威政办字〔2026〕10号）「保障措施」。"
     assert unsupported_figures(nearest_document, [], refusal=True) == []  # its 文号 is a reference too
     assert unsupported_figures(nearest_document, []) == ["2026", "10"]
+    past = "已收录的《威海市工业经济“头号工程”行动方案》（2026年）写的是今后的工作目标，没有2025年的实际数字。"
+    assert unsupported_figures(past, [], refusal=True) == []  # the years of a refusal name what was asked
 
 
 @pytest.mark.parametrize("question", ["个税怎么申报？", "在威海买房有购房补贴吗？", "明天威海天气怎么样？"])

@@ -286,6 +286,12 @@ UNSTATED = [
     ("订单班学员毕业进厂，工资能开多少？", "工资水平"),
     ("首贷的贴息啥时候发？", "具体日期"),                   # 啥 for 什么
     ("化工企业的排污许可证到期了怎么延续？", "办理流程"),
+    ("首贷的贴息咋发放？", "办理流程"),
+    ("安全生产检查查出问题罚款标准是多少？", "处罚标准"),
+    ("化工园区的地价能打几折？", "价格"),
+    ("工业电价一度电能便宜多少？", "价格"),
+    ("订单班培训要交多少钱？", "收费标准"),
+    ("专精特新企业啥时候申报？", "具体日期"),
 ]
 
 
@@ -302,7 +308,7 @@ AMOUNTS_ASKED = [("智能工厂能拿到多少奖励资金？", "zh"), ("专精�
                  ("首台套产品资助额度是多少", "zh"), ("订单班每个补多少", "zh"), ("参加境外展会能补贴多少？", "zh"),
                  # a share of support; and 第2条's 总投资500万元以上 (a project size) is no amount of support
                  ("技改设备投资按百分之几给补贴？", "zh"), ("境外展会的展位费能报销几成？", "zh"),
-                 ("技改项目的补贴标准是多少？", "zh"),
+                 ("技改项目的补贴标准是多少？", "zh"), ("化工企业入园的搬迁补偿按什么标准给？", "zh"),
                  ("How much money can a smart factory get?", "en"),
                  ("How much subsidy is there for specialized and innovative SMEs?", "en"),
                  ("스마트 공장은 보조금을 얼마 받을 수 있습니까?", "ko"), ("녹색 공장 보조금은 얼마입니까?", "ko")]
@@ -372,6 +378,9 @@ def test_a_past_years_figure_is_not_answered_with_this_years_target(assistant, q
 def test_a_year_of_the_plan_or_as_a_condition_is_still_answered(assistant):
     assert cited(assistant.ask("2026年规上工业增加值增长多少？"))[:1] == [1]
     assert assistant.ask("2025年认定的专精特新企业有什么奖励？").found is True
+    # 比去年 / 较上年: the base of this year's growth, not a past year's figure asked
+    assert cited(assistant.ask("规模大点的工厂今年产值要比去年涨多少？"))[:1] == [1]
+    assert cited(assistant.ask("工业增加值较上年增长多少？"))[:1] == [1]
 
 
 # --- 4. Not in the corpus ------------------------------------------------------------------------
@@ -803,7 +812,9 @@ def test_a_market_is_read_after_的_but_a_places_own_market_regulator_is_no_mark
                                            ("做核药的公司有支持吗", "核医药"), ("全市工业增长目标定了多少", "同比增长"),
                                            ("厂子缺地，电的额度也不够", "要素保障"),
                                            ("国家那张给中小企业办事的大网", "一张网"),
-                                           ("政府项目的工程款拖着不给", "清偿拖欠企业账款")])
+                                           ("政府项目的工程款拖着不给", "清偿拖欠企业账款"),
+                                           ("我们厂不光卖产品，还想卖服务", "服务型制造"),
+                                           ("水泥厂节能节水做得好能当标杆吗", "领跑者")])
 def test_lay_phrasings_of_the_blind_tuning_sets_find_the_documents_words(question, term):
     from index.expansion import expansion_terms
 

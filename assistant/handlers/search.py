@@ -229,7 +229,8 @@ MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|额度|(?:奖励|�
 # an amount of support asked (能补多少, 奖励多少钱, 补贴标准, 报销多少), not any money (每亩地产出多少钱)
 SUPPORT_MONEY_ASKED = re.compile(r"(?:补|奖|资助|报销|给)(?:了|个)?(?:贴|助|励)?(?:多少|几)"
                                  r"|(?:补贴|补助|奖补|奖励|资助|奖金|资金)(?:是|有|能|可以)?(?:多少|几)"
-                                 r"|(?:补贴|补助|奖补|奖励|资助|扶持资金)(?:标准|比例|金额|额度)|多少(?:补贴|补助|奖励|奖金|资金)"
+                                 r"|(?:补贴|补助|奖补|奖励|资助|扶持资金|补偿)(?:标准|比例|金额|额度)|多少(?:补贴|补助|奖励|奖金|资金|补偿)"
+                                 r"|(?:补贴|补助|奖励|补偿)[^，。？?]{0,4}按(?:什么|啥|哪个)标准"
                                  # a share of support: 展位费报销几成, 按投资额的百分之几补贴
                                  r"|(?:补贴|补助|奖励|报销|资助|返还|贴息)[^，。？?]{0,6}(?:几成|百分之(?:多少|几))"
                                  r"|(?:几成|百分之(?:多少|几)|多大比例|什么比例)[^，。？?]{0,4}(?:补贴|补助|奖励|报销|资助|返还|贴息)")
@@ -241,7 +242,8 @@ FOREIGN_MONEY = re.compile(r"how much (?:money|funding|subsidy|subsidies|reward|
                            re.IGNORECASE)
 
 
-YEAR_ASKED = re.compile(r"(?P<year>20\d\d)\s*年|(?P<rel>去年|前年|上一?年度?|过去一年)")
+# a year as the base of a comparison (比去年涨多少, 较上年增长) asks this year's growth, not the past's figure
+YEAR_ASKED = re.compile(r"(?<![比较])(?<!相比)(?<!同比)(?:(?P<year>20\d\d)\s*年|(?P<rel>去年|前年|上一?年度?|过去一年))")
 # a year asked as the time of a support (2025年认定的企业有什么奖励？) is a condition, not a past statistic
 SUPPORT_ASKED = re.compile(r"奖励|奖补|补贴|补助|资助|支持|扶持|政策|申请|申报|享受|认定")
 
