@@ -115,6 +115,8 @@ FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])" + _NOT_A_YEAR +
                           r"(?:指的是|是指|指|说的是|讲的是|对应的是|对应|是)的?(?:什么|哪个|哪项|哪一项|哪方面|哪类|啥)")
 EACH = re.compile(r"分别|各自|各是")
 CLAUSE_BREAK = re.compile(r"[、，,；;？?]")
+ASKING_PART = re.compile(r"哪|谁|什么|多少|几|吗|怎么|如何|啥")
+SUBJECT_MAX = 12  # characters of one subject of a two-subject question (“数据要素×”行动 has 8)
 SEVERAL = re.compile(r"和|与|及|、|以及|还有")
 POINTS_BACK = re.compile(r"这条|该条|这项|该项|这个措施|该措施|上述|刚才|这些措施|它|那条|那项|上面|前面|这个|这一[条项]|那一[条项]|他们|她们"
                          r"|^第[一二三四五六七八九十\d]{1,2}个呢")
@@ -278,6 +280,9 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     if LIST_WORDS.search(q):
         quoted = QUOTED_TOPIC.findall(q)
         topic = "、".join(quoted) if quoted else list_topic(topic_q, words)
+        # 我是做钓具的，有哪些政策，联系哪个单位，什么时候截止？: the clauses that ask are no part of the subject
+        parts = [p for p in topic.split("、") if p and not ASKING_PART.search(p)]
+        topic = "、".join(parts) if parts else topic
         if topic or strip:  # 泰安实施意见有哪些措施？ (a document named, no topic): all of its measures
             return Intent("list", topic=topic, **flags)
 
@@ -293,7 +298,10 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     # are several asks of one subject, not one ask of several subjects
     asks = {("figure" if ASK_FIGURE.search(c) else "") + ("department" if ASK_DEPARTMENT.search(c) else "")
             for c in CLAUSE_BREAK.split(q)} - {""}
-    if len(subjects) >= 2 and (EACH.search(q) or flags["asks_department"]) and SEVERAL.search(q) and len(asks) < 2:
+    # subjects are names of things (低空经济, 工业设计大赛), not clauses of a run-on question (我们公司做轮胎想了解有没有…)
+    short = all(len(t) <= SUBJECT_MAX for t in subjects)
+    if len(subjects) >= 2 and (EACH.search(q) or flags["asks_department"]) and SEVERAL.search(q) and len(asks) < 2 \
+            and short:
         return Intent("topics", topic="、".join(subjects), **flags)
 
     # 这些 after a subject of its own (专精特新、单项冠军这些优质企业要创建多少家) asks anew, not back;

@@ -193,8 +193,9 @@ def lay_phrases_held(question: str, measure_text: str) -> bool:
     normalized ``measure_text`` as written or as one of the policy terms it stands for. The tokenizer may cut a
     lay word into characters (个税 → 个 税) that no topic word then stands for: 个税怎么申报？ was held by 第10条
     (申报) alone."""
+    # an asking word that is also a lay phrase (补贴 → 惠企政策 专项资金) asks, it names no topic to hold
     return all(phrase in measure_text or any(t in measure_text for t in terms)
-               for phrase, terms in _lay_phrases(question))
+               for phrase, terms in _lay_phrases(question) if phrase not in GENERIC_ASKING)
 
 
 @lru_cache(maxsize=1024)

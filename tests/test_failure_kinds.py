@@ -292,6 +292,12 @@ UNSTATED = [
     ("工业电价一度电能便宜多少？", "价格"),
     ("订单班培训要交多少钱？", "收费标准"),
     ("专精特新企业啥时候申报？", "具体日期"),
+    ("申报技改项目要交多少费用？", "收费标准"),
+    ("境外展会的具体时间表在哪看？", "具体日期"),
+    ("威海的工业电费能便宜吗？", "价格"),
+    ("威企通平台怎么注册登录？", "账号密码"),
+    ("营业执照到期了怎么办？", "办理流程"),
+    ("融资担保的担保费率是多少？", "利率"),
 ]
 
 
@@ -309,6 +315,8 @@ AMOUNTS_ASKED = [("智能工厂能拿到多少奖励资金？", "zh"), ("专精�
                  # a share of support; and 第2条's 总投资500万元以上 (a project size) is no amount of support
                  ("技改设备投资按百分之几给补贴？", "zh"), ("境外展会的展位费能报销几成？", "zh"),
                  ("技改项目的补贴标准是多少？", "zh"), ("化工企业入园的搬迁补偿按什么标准给？", "zh"),
+                 # 补贴 and 申报 ask, they name no topic the measure must hold (it was a plain "not found")
+                 ("设备更新补贴多少", "zh"), ("智能工厂怎么申报，补贴多少，归谁管？", "zh"),
                  ("How much money can a smart factory get?", "en"),
                  ("How much subsidy is there for specialized and innovative SMEs?", "en"),
                  ("스마트 공장은 보조금을 얼마 받을 수 있습니까?", "ko"), ("녹색 공장 보조금은 얼마입니까?", "ko")]
@@ -596,6 +604,27 @@ def test_words_of_a_lookup_apart_by_spaces_all_count(assistant, question, number
     that name either (13 name 培育)."""
     response = assistant.ask(question)
     assert response.found is True and cited(response)[:1] == [number], (response.intent, cited(response))
+
+
+def test_the_clauses_that_ask_are_no_part_of_a_list_subject(assistant):
+    response = assistant.ask("我是做房车的，有哪些政策，找哪个单位，什么时候截止？")
+    assert set(cited(response)) == {4, 12}, cited(response)
+    first = response.answer.splitlines()[0]
+    assert "单位" not in first and "截止" not in first and "我" not in first, first
+
+
+def test_a_run_on_question_is_no_list_of_fragments(assistant):
+    """Subjects are names of things, not clauses: a run-on question with 以及 … 哪个部门 was split into two
+    "subjects", one of them 事情如果的话告诉我申报 (no content found)."""
+    response = assistant.ask("我们是做船舶配套的想问一下有没有什么能够帮助企业搞绿色低碳同时又能拿到一些资金支持的措施"
+                             "以及具体是哪个部门负责这个事情的如果可以的话请告诉我")
+    assert response.found is True and "没有找到相关内容" not in response.answer, response.answer[:300]
+
+
+def test_the_words_beside_a_lay_phrase_narrow_its_measures(assistant):
+    # AI → 人工智能 (第5条 and 第8条); 示范标杆 is 第8条's alone (新增省级以上人工智能示范标杆5个)
+    response = assistant.ask("AI示范标杆 申报")
+    assert cited(response) == [8], cited(response)
 
 
 def test_clauses_asking_different_things_are_one_subject_not_several(assistant):

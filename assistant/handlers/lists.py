@@ -43,13 +43,18 @@ def _matching(topic: str, scope: Scope, context: Context) -> tuple[list[tuple[Do
         if each and all(any(holds(texts[(d.doc_id, m.key)], p) for d, m in each) for p in joined):
             return each, True
     # an acronym or lay word with one policy term for it (AI → 人工智能; index/data/expansion.tsv)
-    from index.expansion import expansion_terms
+    from index.expansion import expansion_terms, lexicon
 
     terms = [_squeeze(t) for a in topic.split("、") for t in expansion_terms(a).split()]
     if 0 < len(terms) <= len(alternatives):
         named = [(d, m) for d, m in pairs if any(t in texts[(d.doc_id, m.key)] for t in terms)]
-        if named:
-            return named, True
+        # the words beside the lay phrase narrow it (AI标杆项目: the 人工智能 measures that also say 标杆 and 项目)
+        phrases = {a: [m.group() for pattern, _ in lexicon() for m in pattern.finditer(a)] for a in alternatives}
+        rest = [w for a in alternatives for w in context.searcher.tokenizer.words(a)
+                if len(w) > 1 and not any(w in phrase for phrase in phrases[a])]
+        narrowed = [(d, m) for d, m in named if rest and all(w in texts[(d.doc_id, m.key)] for w in rest)]
+        if narrowed or named:
+            return narrowed or named, True
     words = [[w for w in context.searcher.tokenizer.words(a) if len(w) > 1] for a in alternatives]
     every = [(d, m) for d, m in pairs if any(ws and all(w in texts[(d.doc_id, m.key)] for w in ws) for ws in words)]
     if every:

@@ -160,10 +160,9 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     foreign, holders = context.foreign_terms(question, asked.scope)
     if foreign:
         return context.refusal(asked.scope, text=not_applicable(foreign, holders, asked, context))
-    if lang == "zh" and context.nothing_in_scope(question, asked.scope):
-        return context.refusal(asked.scope)
     searcher = context.searcher
-    hits = retrieve(asked, context, question)
+    hits = None if lang == "zh" and context.nothing_in_scope(question, asked.scope) else \
+        retrieve(asked, context, question)
     if hits is None:
         missing = unstated(asked.text, []) if lang == "zh" else None
         if missing:  # 人民银行威海市分行在哪里办公？: what was asked, said not to be written, not only "not found"
@@ -229,7 +228,9 @@ MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|额度|(?:奖励|�
 # an amount of support asked (能补多少, 奖励多少钱, 补贴标准, 报销多少), not any money (每亩地产出多少钱)
 SUPPORT_MONEY_ASKED = re.compile(r"(?:补|奖|资助|报销|给)(?:了|个)?(?:贴|助|励)?(?:多少|几)"
                                  r"|(?:补贴|补助|奖补|奖励|资助|奖金|资金)(?:是|有|能|可以)?(?:多少|几)"
-                                 r"|(?:补贴|补助|奖补|奖励|资助|扶持资金|补偿)(?:标准|比例|金额|额度)|多少(?:补贴|补助|奖励|奖金|资金|补偿)"
+                                 r"|(?:补贴|补助|奖补|奖励|资助|扶持资金|补偿|贴息)(?:标准|比例|金额|额度)|多少(?:补贴|补助|奖励|奖金|资金|补偿)"
+                                 # a loan's cap (最高能贷多少, 贷款额度是多少): an amount a measure would state in 元
+                                 r"|(?:能|可以|最高|最多)贷多少|贷款(?:的)?额度"
                                  r"|(?:补贴|补助|奖励|补偿)[^，。？?]{0,4}按(?:什么|啥|哪个)标准"
                                  # a share of support: 展位费报销几成, 按投资额的百分之几补贴
                                  r"|(?:补贴|补助|奖励|报销|资助|返还|贴息)[^，。？?]{0,6}(?:几成|百分之(?:多少|几))"
