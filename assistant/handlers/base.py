@@ -93,9 +93,12 @@ class Context:
         self.relevance.model_for(self.searcher.embedder)
         measure = self.catalog.measure(best[0].doc_id, best[0].measure_key)
         text = scope_text(self.catalog, None if scope.everything else scope.doc_ids)
-        # the headings above the measure name its subject too (第二章 子女教育 over 第五条, whose text says 子女接受…教育)
+        # the headings above the measure name its subject too (第二章 子女教育 over 第五条, whose text says 子女接受…教育),
+        # and so does its document's title (台湾中小企业升级转型补助上限是多少？ of 《中小企業升級轉型…辦法》第5條)
+        document = self.catalog.document(best[0].doc_id)
+        heading = (document.title if document is not None else "") + "".join(measure.path)
         return self.relevance.features(self.searcher, strip_names(query, scope), vector, best[0],
-                                       normalize_text("".join(measure.path) + measure.title + measure.text), text,
+                                       normalize_text(heading + measure.title + measure.text), text,
                                        None if scope.everything else scope.doc_ids)
 
     def in_scope(self, query: str, vector: np.ndarray, hits: list[MeasureHit], scope: Scope | None = None,
