@@ -240,3 +240,16 @@ def test_the_title_of_a_measures_document_holds_the_words_it_names(taiwan, quest
     assert body["found"] is True, body["answer"][:200]
     assert body["citations"][0]["doc_id"] == "taiwan_2023_sme-upgrade-transformation"
     assert "百分之五十" in body["answer"], body["answer"][:300]
+
+
+@pytest.mark.parametrize("question,key,figure,other", [
+    ("继续教育 扣除 多少", "8", "每月400元", "48个月"),          # an amount asked: not the 扣除期限 beside it
+    ("继续教育的扣除期限最长多久？", "8", "48个月", "400元"),     # a length of time asked
+    ("子女教育专项附加扣除每月多少？", "5", "1000元", None),     # 第二条 (…等6项专项附加扣除) states a count only
+])
+def test_the_figure_of_the_kind_asked_comes_first(client, question, key, figure, other):
+    body = ask(client, question)
+    assert body["found"] is True and body["citations"][0]["measure_key"] == key, body["answer"][:200]
+    answer = body["answer"]
+    assert figure in answer, answer[:300]
+    assert other is None or other not in answer or answer.index(figure) < answer.index(other), answer[:300]

@@ -119,7 +119,7 @@ def named_first(hits: list[MeasureHit], question: str, context: Context) -> list
     return hits
 
 
-def figures_first(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
+def figures_first(hits: list[MeasureHit], context: Context, question: str = "") -> list[MeasureHit]:
     """For a question that asks for a figure (多少, 几档, 标准): when the best measure states no figure and one
     that scores nearly as well (within the relevance band that keeps a second citation) does, that one
     first. 住房租金扣除的标准分几档？: 第二十条 (not both 住房贷款利息 and 住房租金) names the topic as often as
@@ -128,6 +128,18 @@ def figures_first(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
         measure = context.catalog.measure(hit.doc_id, hit.measure_key)
         return measure is not None and bool(measure.targets)
 
+    def states_asked(hit: MeasureHit) -> bool:
+        measure = context.catalog.measure(hit.doc_id, hit.measure_key)
+        return measure is not None and any(unit_class(t) in asked for t in measure.targets)
+
+    # 子女教育专项附加扣除每月多少？ asks an amount: 第二条 (等6项专项附加扣除) states a count, 第五条 the 1000元
+    asked = asked_units(question)
+    if hits and asked and not states_asked(hits[0]):
+        for i, hit in enumerate(hits[1:], start=1):
+            if not context.relevance.keep_with(hit, hits[0]):
+                break
+            if states_asked(hit):
+                return [hit] + hits[:i] + hits[i + 1:]
     if not hits or states_figures(hits[0]):
         return hits
     for i, hit in enumerate(hits[1:], start=1):
@@ -136,6 +148,29 @@ def figures_first(hits: list[MeasureHit], context: Context) -> list[MeasureHit]:
         if states_figures(hit):
             return [hit] + hits[:i] + hits[i + 1:]
     return hits
+
+
+# the kind of figure a question asks for: an amount of money, a length of time, a share
+UNITS_ASKED = {
+    "money": re.compile(r"多少钱|金额|[补奖扣给]多少|(?:扣除|补贴|补助|奖励|资助|扶持)(?:是|有|能)?多少|每[月年人]多少"),
+    "time": re.compile(r"多久|多长时间|几年|几个月|多少年|多少个月|期限"),
+    "share": re.compile(r"百分之|比例|几成|占比|比重|百分比"),
+}
+
+
+def asked_units(question: str) -> set[str]:
+    """The kinds of figure ``question`` asks for (UNITS_ASKED), read without spaces (繼續教育 扣除 多少)."""
+    flat = re.sub(r"\s+", "", question)
+    return {name for name, pattern in UNITS_ASKED.items() if pattern.search(flat)}
+
+
+def unit_class(target) -> str | None:
+    """"money" (元), "time" (年, 个月, 日 …) or "share" (%) for a typed figure; None for a count."""
+    if target.unit.endswith("元"):
+        return "money"
+    if target.kind == "duration" or target.unit in ("年", "个月", "月", "日", "天", "工作日"):
+        return "time"
+    return "share" if target.unit == "%" else None
 
 
 OWN_DEPTH = 10  # hits searched when the place named has documents of its own
@@ -173,7 +208,7 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     hits = without_purpose(hits, asked.text, context)
     hits = named_first(hits, asked.text, context)
     if intent.asks_figure:
-        hits = figures_first(hits, context)
+        hits = figures_first(hits, context, asked.text)
     top = hits[:max(asked.top_k, 1)]
     kept = [top[0]] + [h for h in top[1:] if context.relevance.keep_with(h, top[0])]
     kept += own_place_hit(kept, hits, asked)
@@ -360,6 +395,7 @@ def figure_lines(evidence: list[Evidence], searcher, question: str, namer=None) 
     it; a later measure's only when they fit as well as the first measure's best. With ``namer`` and measures
     of several documents, each figure says whose it is (武汉和海珠的算力补贴分别是多少？: 《武汉…》：…最高20万元补助)."""
     words = set(searcher.tokenizer(question))
+    units = asked_units(question)
     several = namer is not None and len({e.document.doc_id for e in evidence}) > 1
     lines: list[str] = []
     seen: set[str] = set()
@@ -370,9 +406,12 @@ def figure_lines(evidence: list[Evidence], searcher, question: str, namer=None) 
         text = e.document.text
         # a figure qualified as asked (最高 in 最高补助多少？ and in 最高20万元) counts one word more; the words of
         # its own comma clause count again (2 个省级绿电产业园 before 960 万千瓦, both after 绿电产业园建设，)
+        # … and a figure of the kind asked comes before any other (扣除多少 asks an amount: 每月400元, not the
+        # 扣除期限…48个月 that shares more words with it)
         scored = [(len(words & set(searcher.tokenizer(figure_clause(text, s.start, t))))
-                   + len(words & set(searcher.tokenizer(comma_clause(text, t)))) + asked_as(t, question),
-                   t.phrase) for s in e.sentences for t in e.measure.targets if s.start <= t.start < s.end]
+                   + len(words & set(searcher.tokenizer(comma_clause(text, t)))) + asked_as(t, question)
+                   + (unit_class(t) in units) * 2 * (len(words) + 1), t.phrase)
+                  for s in e.sentences for t in e.measure.targets if s.start <= t.start < s.end]
         if not scored:
             continue
         best = max(overlap for overlap, _ in scored)
