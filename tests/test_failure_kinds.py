@@ -298,6 +298,7 @@ UNSTATED = [
     ("威企通平台怎么注册登录？", "账号密码"),
     ("营业执照到期了怎么办？", "办理流程"),
     ("融资担保的担保费率是多少？", "利率"),
+    ("人才公寓一个月房租多少？", "价格"),
 ]
 
 
@@ -635,6 +636,13 @@ def test_clauses_asking_different_things_are_one_subject_not_several(assistant):
     assert response.found is False and "没有写明具体金额或奖补标准" in response.answer, response.answer
     response = assistant.ask("低空经济归谁管、跨境电商归谁管？")  # the same ask of two subjects stays two topics
     assert {5, 12, 13} <= set(cited(response)), cited(response)
+
+
+def test_these_few_aspects_point_back_they_ask_no_count(assistant):
+    # 这几方面 names what the question listed (用地、用能); 几个部分 asks the document's parts
+    response = assistant.ask("新项目用地、用能都紧张，政府能否在这几方面给予保障？")
+    assert response.intent == "search" and cited(response)[:1] == [2], (response.intent, cited(response))
+    assert assistant.ask("这个方案分几个部分？").intent == "docfact"
 
 
 @pytest.mark.parametrize("question", ["贷款快到期了，有续贷的政策吗？", "银行贷款明年到期还不上，政策上有什么办法？"])
