@@ -160,11 +160,15 @@ class Relevance:
             corpus_coverage = sum(w in scope_text for w in words) / len(words) if words else 0.0
         topic = [w for w in searcher.tokenizer.words(question) if len(w) >= 2 and w not in QUERY_FILLER
                  and w not in GENERIC_ASKING and w not in searcher.tokenizer.stopwords and re.search(r"\w", w)]
-        # a topic word is held as written or as the policy terms of a lay phrase it is part of (缺地 → 用地)
+        # a topic word is held as written or as the policy terms of a lay phrase it is part of (缺地 → 用地); the
+        # second only for a Chinese question (Relevance.refuse): an English or Korean one is searched as glossary
+        # terms (위해 … 한국 국제학교 → 韩国), whose lay phrases are the glossary's, not the asker's words
         lay = [phrase for phrase, terms in _lay_phrases(question) if any(t in measure_text for t in terms)]
+        phrases_held = lay_phrases_held(question, measure_text)
+        literal = bool(topic) and all(normalize_text(w) in measure_text for w in topic) and phrases_held
         held = bool(topic) and all(normalize_text(w) in measure_text or any(normalize_text(w) in p for p in lay)
-                                   for w in topic) and lay_phrases_held(question, measure_text)
-        return {"topic_held": float(held),
+                                   for w in topic) and phrases_held
+        return {"topic_held": float(held), "topic_held_as_written": float(literal),
                 "dense": dense, "lexical_raw": math.log1p(float(raw.max()) if len(raw) else 0.0),
                 "coverage": coverage, "lexical": math.log1p(max(best.lexical, 0.0)), "scope_gap": scope - dense,
                 "corpus_coverage": corpus_coverage}
@@ -175,8 +179,10 @@ class Relevance:
         (``topic_held``): of the 76 out-of-scope tune questions none did, of 371 in-scope ones 62 did
         (2026-12-01), and the model refused some of those (低空经济由哪些部门负责？ at p 0.88). A word is held
         also when it is part of a lay phrase whose policy terms the measure holds (效益差 of 第3条's 承压行业):
-        of the 11 tuning files' out-of-scope questions none became held (lay7 +1 answered)."""
-        if not gap_rule_applies(features):
+        of the 11 tuning files' out-of-scope questions none became held (lay7 +1 answered). An English or Korean
+        question is held only by its (glossary) words as written (``topic_held_as_written``)."""
+        if not gap_rule_applies(features if lang == "zh" else
+                                {**features, "topic_held": features.get("topic_held_as_written", 0.0)}):
             return False
         model = self.model_for(embedder, lang) if embedder is not None else self.model
         if model.scope_gap_above is not None and features.get("scope_gap", -1.0) > model.scope_gap_above:

@@ -61,7 +61,9 @@ def features_of(assistant, questions) -> tuple[np.ndarray, np.ndarray, list[str]
         labels.append(not q.should_find)
         texts.append(q.question)
         foreign.append(asked.lang != "zh")
-        gated.append(gap_rule_applies(features))
+        # as Relevance.refuse reads it: an English or Korean question is held only by its words as written
+        gated.append(gap_rule_applies(features if asked.lang == "zh"
+                                      else {**features, "topic_held": features["topic_held_as_written"]}))
     return (np.array(rows, dtype=float), np.array(labels, dtype=bool), texts, np.array(foreign, dtype=bool),
             np.array(gated, dtype=bool))
 

@@ -786,6 +786,19 @@ def test_a_topic_word_inside_a_lay_phrase_is_held_by_the_phrases_policy_terms(as
     assert assistant.ask(question).found is True
 
 
+def test_a_foreign_question_is_held_only_by_its_words_as_written():
+    """A Korean question is searched as glossary terms (한국 → 韩国); 韩国 is a lay phrase of 中韩/韩日 that 第13条
+    holds, which must not spare an out-of-scope question (a Korean school's admission) the refusal rules."""
+    from assistant.relevance import Relevance, RefusalModel
+
+    refuse_all = RefusalModel(("dense",), (10.0,), 100.0, (0.0,), (1.0,), threshold=0.5, scope_gap_above=-1.0)
+    relevance = Relevance(refuse_all)
+    features = {"dense": 0.9, "scope_gap": 0.5, "topic_held": 1.0, "topic_held_as_written": 0.0}
+    assert not relevance.refuse(features, lang="zh")
+    assert relevance.refuse(features, lang="ko") and relevance.refuse(features, lang="en")
+    assert not relevance.refuse({**features, "topic_held_as_written": 1.0}, lang="ko")
+
+
 def test_a_lay_phrase_is_held_only_by_a_measure_holding_it_or_its_policy_terms():
     from assistant.relevance import lay_phrases_held
 

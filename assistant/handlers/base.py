@@ -10,7 +10,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from assistant.answers import Evidence, Namer, citation
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, place_names
 from assistant.conversation import Conversation
 from assistant.intents import Intent
 from assistant.models import AskResponse, Citation
@@ -96,7 +96,11 @@ class Context:
         # the headings above the measure name its subject too (第二章 子女教育 over 第五条, whose text says 子女接受…教育),
         # and so does its document's title (台湾中小企业升级转型补助上限是多少？ of 《中小企業升級轉型…辦法》第5條)
         document = self.catalog.document(best[0].doc_id)
-        heading = (document.title if document is not None else "") + "".join(measure.path)
+        title = document.title if document is not None else ""
+        place = self.catalog.info(best[0].doc_id).place if document is not None else None
+        for name in sorted(place_names(place) if place else (), key=len, reverse=True):
+            title = title.replace(name, " ")  # the title's place says where, not what (威海 of 《威海市…方案》)
+        heading = title + "".join(measure.path)
         return self.relevance.features(self.searcher, strip_names(query, scope), vector, best[0],
                                        normalize_text(heading + measure.title + measure.text), text,
                                        None if scope.everything else scope.doc_ids)
