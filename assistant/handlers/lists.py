@@ -53,7 +53,7 @@ def _matching(topic: str, scope: Scope, context: Context) -> tuple[list[tuple[Do
         rest = [w for a in alternatives for w in context.searcher.tokenizer.words(a)
                 if len(w) > 1 and not any(w in phrase for phrase in phrases[a])]
         narrowed = [(d, m) for d, m in named if rest and all(w in texts[(d.doc_id, m.key)] for w in rest)]
-        if narrowed or named:
+        if named:
             return narrowed or named, True
     words = [[w for w in context.searcher.tokenizer.words(a) if len(w) > 1] for a in alternatives]
     every = [(d, m) for d, m in pairs if any(ws and all(w in texts[(d.doc_id, m.key)] for w in ws) for ws in words)]
