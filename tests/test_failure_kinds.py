@@ -799,6 +799,13 @@ def test_a_foreign_question_is_held_only_by_its_words_as_written():
     assert not relevance.refuse({**features, "topic_held_as_written": 1.0}, lang="ko")
 
 
+def test_a_close_second_that_holds_every_topic_word_answers_when_the_first_reads_out_of_scope(assistant):
+    """老设备换新 有什么支持: the meaning side ranks 第12条 first and the refusal model refuses it; 第2条, second,
+    holds every topic word (设备更新 for 老设备换新), so it answers, first."""
+    response = assistant.ask("老设备换新 有什么支持")
+    assert response.found is True and cited(response)[:1] == [2], (response.intent, cited(response))
+
+
 def test_a_lay_phrase_is_held_only_by_a_measure_holding_it_or_its_policy_terms():
     from assistant.relevance import lay_phrases_held
 
@@ -864,7 +871,11 @@ def test_a_market_is_read_after_的_but_a_places_own_market_regulator_is_no_mark
                                            ("国家那张给中小企业办事的大网", "一张网"),
                                            ("政府项目的工程款拖着不给", "清偿拖欠企业账款"),
                                            ("我们厂不光卖产品，还想卖服务", "服务型制造"),
-                                           ("水泥厂节能节水做得好能当标杆吗", "领跑者")])
+                                           ("水泥厂节能节水做得好能当标杆吗", "领跑者"),
+                                           ("厂里的老机床想全部换新的", "设备更新"), ("订单全靠Excel记", "数字化转型"),
+                                           ("我们自己研发了一套排产软件", "工业软件"), ("老技师带徒弟", "技能大师"),
+                                           ("新设备没人敢用", "首台"), ("做到了细分领域全国前几名", "单项冠军"),
+                                           ("政策太多看不过来", "直达快享")])
 def test_lay_phrasings_of_the_blind_tuning_sets_find_the_documents_words(question, term):
     from index.expansion import expansion_terms
 

@@ -113,6 +113,11 @@ class Context:
         features = self.refusal_features(query, vector, hits, scope)
         return features is not None and not self.relevance.refuse(features, self.searcher.embedder, lang)
 
+    def holds_topic(self, query: str, vector: np.ndarray, hit: MeasureHit, scope: Scope | None = None) -> bool:
+        """Whether ``hit``'s measure holds every topic word of ``query`` (the refusal's ``topic_held``)."""
+        features = self.refusal_features(query, vector, [hit], scope)
+        return bool(features and features["topic_held"])
+
     def evidence(self, hit: MeasureHit) -> Evidence:
         document = self.catalog.document(hit.doc_id)
         measure = self.catalog.measure(hit.doc_id, hit.measure_key)

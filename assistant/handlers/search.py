@@ -56,10 +56,19 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
         vector = context.searcher.encode(with_defined_terms(meaning, context.catalog.defined_terms))
         # deeper when the place named has documents of its own: its best measure may rank below the top k
         depth = max(asked.top_k, OWN_DEPTH if asked.scope.own else 1)
-        hits = context.search(lexical, k=depth, scope=asked.scope, vector=vector)
+        hits = context.search(lexical, k=max(depth, HELD_DEPTH), scope=asked.scope, vector=vector)
         if hits and context.in_scope(lexical, vector, hits, asked.scope, asked.lang):
-            return hits
+            return hits[:depth] if depth < HELD_DEPTH else hits
+        # 老设备换新 有啥支持: the meaning side put 第12条 first and the model refused it; 第2条, a close second,
+        # holds every topic word (设备更新 for 老设备换新): that one answers
+        held = next((h for h in hits[1:HELD_DEPTH] if asked.lang == "zh" and context.holds_topic(lexical, vector, h,
+                                                                                               asked.scope)), None)
+        if held is not None:
+            return [held] + [h for h in hits if h is not held]
     return None
+
+
+HELD_DEPTH = 3  # hits looked at for one that holds every topic word when the best one reads as out of scope
 
 
 # a document's opening clause that gives only its purpose or legal basis (第一条 为了…，根据…，制定本办法。 本辦法依
