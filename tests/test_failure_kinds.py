@@ -875,7 +875,8 @@ def test_a_market_is_read_after_的_but_a_places_own_market_regulator_is_no_mark
                                            ("厂里的老机床想全部换新的", "设备更新"), ("订单全靠Excel记", "数字化转型"),
                                            ("我们自己研发了一套排产软件", "工业软件"), ("老技师带徒弟", "技能大师"),
                                            ("新设备没人敢用", "首台"), ("做到了细分领域全国前几名", "单项冠军"),
-                                           ("政策太多看不过来", "直达快享")])
+                                           ("政策太多看不过来", "直达快享"), ("大系统太贵，想要便宜上手快的", "小快轻准"),
+                                           ("想把积累的数据做成数据产品卖", "数据要素")])
 def test_lay_phrasings_of_the_blind_tuning_sets_find_the_documents_words(question, term):
     from index.expansion import expansion_terms
 
