@@ -221,16 +221,21 @@ def _mentioned(place: Place, catalog: Catalog, question: str) -> bool:
     from assistant.relevance import scope_text
 
     text = scope_text(catalog, None)
+    for name, before, after in _occurrences(place, question):
+        if (len(after) >= 2 and name + after[:2] in text) or (len(before) >= 2 and before[-2:] + name in text):
+            return True
+        # words between: 借青岛那个外企老总峰会 names the 青岛峰会 that the documents hold (跨国公司领导人青岛峰会)
+        clause = re.split(r"[，,。；;？?！!、]", after[:MENTION_SPAN], maxsplit=1)[0]
+        if any(word in clause for word in _words_after(name, catalog)):
+            return True
+    return False
+
+
+def _occurrences(place: Place, question: str):
+    """(name, text before it, text after it) for each place name of two characters or more found in ``question``."""
     for name in {normalize_text(n) for n in (place.name, *place.aliases) if len(n) >= 2}:
         for found in re.finditer(re.escape(name), question):
-            before, after = question[max(0, found.start() - 2):found.start()], question[found.end():found.end() + 2]
-            if (len(after) == 2 and name + after in text) or (len(before) == 2 and before + name in text):
-                return True
-            # words between: 借青岛那个外企老总峰会 names the 青岛峰会 that the documents hold (跨国公司领导人青岛峰会)
-            clause = re.split(r"[，,。；;？?！!、]", question[found.end():found.end() + MENTION_SPAN], maxsplit=1)[0]
-            if any(word in clause for word in _words_after(name, catalog)):
-                return True
-    return False
+            yield name, question[:found.start()], question[found.end():]
 
 
 MENTION_SPAN = 12  # characters after a place name in which a word the documents put right after it is looked for
@@ -252,7 +257,8 @@ def _words_after(name: str, catalog: Catalog) -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _market_words() -> dict[str, tuple[str, ...]]:
-    """assistant/data/words/place_as_market.txt: {"before", "after", "not_after": words}, longest first."""
+    """assistant/data/words/place_as_market.txt: {"before", "after", "not_after", "like_before", "like_after": words},
+    longest first."""
     path = Path(__file__).parent / "data" / "words" / "place_as_market.txt"
     out: dict[str, tuple[str, ...]] = {"before": (), "after": (), "not_after": (), "like_before": (), "like_after": ()}
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -266,26 +272,20 @@ def _as_market(place: Place, question: str) -> bool:
     """Whether the question names the place as where goods go or a market (打进香港市场, 销往上海, 对港出口
     with 港 an alias; assistant/data/words/place_as_market.txt), not as where the asker is."""
     words = _market_words()
-    for name in {normalize_text(n) for n in (place.name, *place.aliases) if len(n) >= 2}:
-        for found in re.finditer(re.escape(name), question):
-            before, after = question[:found.start()], question[found.end():]
-            after = after[1:] if after.startswith("的") else after  # 上海的客户
-            if after.startswith(words["not_after"]):
-                continue
-            if before.endswith(words["before"]) or after.startswith(words["after"]):
-                return True
+    for _, before, after in _occurrences(place, question):
+        after = after[1:] if after.startswith("的") else after  # 上海的客户
+        if after.startswith(words["not_after"]):
+            continue
+        if before.endswith(words["before"]) or after.startswith(words["after"]):
+            return True
     return False
 
 
 def _as_model(place: Place, question: str) -> bool:
     """Whether the question names the place as a model to compare with (类似海珠那样, 像武汉一样)."""
     words = _market_words()
-    for name in {normalize_text(n) for n in (place.name, *place.aliases) if len(n) >= 2}:
-        for found in re.finditer(re.escape(name), question):
-            after = question[found.end():]
-            if question[:found.start()].endswith(words["like_before"]) or after.startswith(words["like_after"]):
-                return True
-    return False
+    return any(before.endswith(words["like_before"]) or after.startswith(words["like_after"])
+               for _, before, after in _occurrences(place, question))
 
 
 def _in_documents(place: Place, catalog: Catalog) -> bool:

@@ -58,7 +58,7 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
         depth = max(asked.top_k, OWN_DEPTH if asked.scope.own else 1)
         hits = context.search(lexical, k=max(depth, HELD_DEPTH), scope=asked.scope, vector=vector)
         if hits and context.in_scope(lexical, vector, hits, asked.scope, asked.lang):
-            return hits[:depth] if depth < HELD_DEPTH else hits
+            return hits[:depth]
         # 老设备换新 有啥支持: the meaning side put 第12条 first and the model refused it; 第2条, a close second,
         # holds every topic word (设备更新 for 老设备换新): that one answers
         held = next((h for h in hits[1:HELD_DEPTH] if asked.lang == "zh" and context.holds_topic(lexical, vector, h,
