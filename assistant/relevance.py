@@ -159,7 +159,8 @@ class Relevance:
         else:
             corpus_coverage = sum(w in scope_text for w in words) / len(words) if words else 0.0
         topic = [w for w in searcher.tokenizer.words(question) if len(w) >= 2 and w not in QUERY_FILLER
-                 and w not in GENERIC_ASKING and w not in searcher.tokenizer.stopwords and re.search(r"\w", w)]
+                 and w not in GENERIC_ASKING and w not in searcher.tokenizer.stopwords and re.search(r"\w", w)
+                 and not all(c in GENERIC_ASKING for c in w)]
         # a topic word is held as written or as the policy terms of a lay phrase it is part of (缺地 → 用地); the
         # second only for a Chinese question (Relevance.refuse): an English or Korean one is searched as glossary
         # terms (위해 … 한국 국제학교 → 韩国), whose lay phrases are the glossary's, not the asker's words

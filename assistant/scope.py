@@ -231,6 +231,26 @@ def _mentioned(place: Place, catalog: Catalog, question: str) -> bool:
     return False
 
 
+def in_a_phrase(question: str, names: tuple[str, ...], catalog: Catalog) -> bool:
+    """Whether a name of ``names`` (a place named) sits in ``question`` inside a longer phrase the documents hold:
+    the name with the PHRASE_SPAN characters after or before it (威海企业家日 in 第20条's “威海企业家日”). Such a name
+    is part of what is asked, not only where."""
+    from assistant.relevance import scope_text
+
+    text = scope_text(catalog, None)
+    q = normalize_text(question)
+    for name in (normalize_text(n) for n in names if len(n) >= 2):
+        for found in re.finditer(re.escape(name), q):
+            after, before = q[found.start():found.end() + PHRASE_SPAN], q[max(found.start() - PHRASE_SPAN, 0):found.end()]
+            if (len(after) == len(name) + PHRASE_SPAN and after in text) or \
+                    (len(before) == len(name) + PHRASE_SPAN and before in text):
+                return True
+    return False
+
+
+PHRASE_SPAN = 3  # characters beside a place name that make it part of a document's phrase (in_a_phrase)
+
+
 def _occurrences(place: Place, question: str):
     """(name, text before it, text after it) for each place name of two characters or more found in ``question``."""
     for name in {normalize_text(n) for n in (place.name, *place.aliases) if len(n) >= 2}:

@@ -909,3 +909,32 @@ def test_a_loan_falling_due_is_no_question_about_the_documents_validity(assistan
     response = assistant.ask("贷款快到期了，能不能不还本接着贷？")
     assert response.intent != "docfact" and response.found is True, response.answer[:200]
     assert response.citations[0].measure_key == "14", cited(response)
+
+
+# a place named says where, not what: the plan names 威海 throughout, so 威海 in the question must not make an
+# out-of-scope question read as in scope (在威海买房… had been answered with 第15条 once searched as asked)
+PLACE_ADDED = [
+    ("外地来的工程师买房能领购房补贴吗？", None),
+    ("个人买电动车有没有购车补贴？", None),
+    ("员工社保缴费基数的上下限是多少？", None),
+    ("数字化转型有哪些支持？", 9),
+    ("贷款难怎么办？", 14),
+]
+
+
+@pytest.mark.parametrize("question,number", PLACE_ADDED, ids=[q for q, _ in PLACE_ADDED])
+def test_naming_the_corpus_place_does_not_change_the_answer(assistant, question, number):
+    for asked in (question, "威海" + question, "在威海，" + question):
+        response = assistant.ask(asked)
+        if number is None:
+            assert_refused(response)
+        else:
+            assert response.found is True and cited(response)[:1] == [number], (asked, cited(response))
+
+
+def test_words_of_asking_characters_or_filler_are_no_topic_the_measure_must_hold(assistant):
+    """有个 (有 + 个, both asking words) and 专门 / 市里 (in no document, filler.txt) do not keep 第20条's 企业家日
+    from holding 给老板过的节日."""
+    for question in ("是不是有个给老板过的节日？", "有没有专门给企业老板设的节日？", "市里有没有给老板过的节日？"):
+        response = assistant.ask(question)
+        assert response.found is True and cited(response)[:1] == [20], (question, cited(response))

@@ -15,6 +15,7 @@ from assistant.handlers.base import Asked, Context, body, has_target
 from assistant.intents import asks_lead_only, without_names
 from assistant.language import template
 from assistant.models import AskResponse
+from assistant.scope import in_a_phrase
 from corpus.records import Measure
 from index.expansion import with_defined_terms
 from index.hybrid import MeasureHit
@@ -43,14 +44,21 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
 
     Once the question has named its documents (a title, a place), it is searched without the words that named
     them: a title's words favour the article that repeats the title (个税办法's 第二条 lists every deduction)
-    over the one on what is asked. If that alone reads as out of scope, the question is searched as asked.
+    over the one on what is asked. If that alone reads as out of scope and a title or 文号 named them, the
+    question is searched as asked.
     """
     tries = []
     if asked.lang == "zh" and asked.scope.names and not asked.scope.everything:
         topic = without_names(question, asked.scope.names)
         if context.searcher.tokenizer(topic):
             tries.append((topic, topic))
-    tries.append((question, asked.text))  # the meaning side reads the question as asked, in any language
+    # a place or a year named says where and when, not what: searched as asked, 威海 would make any question read
+    # as closer to the corpus (the plan names 威海 throughout: 在威海买房有补贴吗？ was answered with 第15条); only a
+    # title's words, a 文号 or a place inside a phrase of the documents (威海企业家日) may carry the topic, so only
+    # then is the question tried again as asked
+    if not tries or not set(asked.scope.named) <= WHERE_AND_WHEN or \
+            in_a_phrase(question, asked.scope.names, context.catalog):
+        tries.append((question, asked.text))  # the meaning side reads the question as asked, in any language
     for lexical, meaning in tries:
         # a term the documents define (一人公司 for OPC) is searched in both forms, on both sides
         vector = context.searcher.encode(with_defined_terms(meaning, context.catalog.defined_terms))
@@ -68,6 +76,7 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
     return None
 
 
+WHERE_AND_WHEN = {"地点", "年份"}  # the ways of naming documents (Scope.named) that carry no topic
 HELD_DEPTH = 3  # hits looked at for one that holds every topic word when the best one reads as out of scope
 
 
