@@ -245,6 +245,8 @@ IN_SCOPE_NEAR_A_KIND = [
     ("我们想去香港卖货，有什么支持？", 12),                 # a market (卖货), 对港展销活动
     ("汽车零部件企业有什么支持？", 4),  # the industry beside 个人购买私家车与购车补贴
     ("新能源船型有什么支持？", 4),
+    ("想引进海外高层次人才有什么政策？", 15),  # beside 外籍员工的工作许可证与居留证办理
+    ("被国外卡脖子的技术难题怎么办？", 11),
 ]
 
 
@@ -407,6 +409,9 @@ OUT_OF_SCOPE = [
     # a consumer's purchase subsidy, beside 第4条's 新能源汽车 industry (out_of_scope_topics.txt: 个人购买私家车与购车补贴)
     "想买台新能源汽车，有没有购车补贴？",
     "个人买新能源汽车能补多少钱？",
+    # a foreign employee's work permit, beside 第15条's 人才 (外籍员工的工作许可证与居留证办理)
+    "我们想聘一位外国工程师长期驻厂，工作许可要怎么申请？",
+    "招了两个外国工程师，工作许可去哪办？",
 ]
 
 
