@@ -948,3 +948,13 @@ def test_words_of_asking_characters_or_filler_are_no_topic_the_measure_must_hold
     for question in ("是不是有个给老板过的节日？", "有没有专门给企业老板设的节日？", "市里有没有给老板过的节日？"):
         response = assistant.ask(question)
         assert response.found is True and cited(response)[:1] == [20], (question, cited(response))
+
+
+def test_discourse_words_name_no_subject_the_measure_must_hold(assistant):
+    """听说 / 这种说法 / 怎么回事 / 是真的吗 / 各种 / 每个 (assistant/data/words/asking.txt) ask about a subject without
+    being one: 链长、链主这种说法是怎么回事？ is held by 保障措施's 链长 and 链主, not refused for 说法."""
+    from assistant.intents import GENERIC_ASKING
+
+    assert {"听说", "这种", "说法", "怎么回事", "真的", "各种", "每个", "不管"} <= GENERIC_ASKING
+    response = assistant.ask("链长、链主这种说法是怎么回事？")
+    assert response.found is True and cited(response)[:1] == ["保障措施"], cited(response)
