@@ -162,6 +162,21 @@ def test_the_parts_of_a_document_are_counted_by_their_headings(assistant):
     assert "五、坚持绿色低碳发展" in response.answer and response.answer.endswith("；保障措施。")  # six + 保障措施
 
 
+@pytest.mark.parametrize("question", ["方案一共有哪几大部分？", "方案包括哪些章节？", "方案分哪几块？", "这个方案的主要内容有哪些？"])
+def test_the_parts_asked_in_other_words(assistant, question):
+    response = assistant.ask(question)
+    assert response.intent == "docfact" and response.answer.startswith("分为7个部分："), (response.intent, response.answer)
+
+
+@pytest.mark.parametrize("question,numbers", [("威海海关负责哪项工作？", {13}), ("市国资委负责哪项？", {19}),
+                                              ("市委组织部负责哪一项工作？", {15})])
+def test_which_item_a_unit_answers_for(assistant, question, numbers):
+    """哪项 / 哪一项 ask (assistant/data/words/asking.txt): the unit's measures, not a search for the word 哪项."""
+    response = assistant.ask(question)
+    assert response.intent == "department" and {c.measure_number for c in response.citations} == numbers, \
+        (response.intent, [c.measure_number for c in response.citations])
+
+
 @pytest.mark.parametrize("article,units", [
     ("第四条 省财政厅负责专项资金的预算管理，会同省经济和信息化厅制定资金分配方案。", "省财政厅、省经济和信息化厅"),
     ("第二十一条 本办法由省财政厅、省经济和信息化厅负责解释。", "省财政厅、省经济和信息化厅"),
