@@ -258,20 +258,25 @@ def _occurrences(place: Place, question: str):
             yield name, question[:found.start()], question[found.end():]
 
 
+PHRASE_AFTER = 8  # characters after a place name in the documents whose two-character words belong to its phrase
 MENTION_SPAN = 12  # characters after a place name in which a word the documents put right after it is looked for
 
 
 def _words_after(name: str, catalog: Catalog) -> frozenset[str]:
-    """The two Chinese characters that follow ``name`` wherever the documents hold it (青岛峰会 → 峰会), cached on
-    the catalog."""
+    """The two-character words of the PHRASE_AFTER characters that follow ``name`` wherever the documents hold it,
+    quotes dropped (青岛峰会 → 峰会; 香港优质“正”印认证 → 优质, 质正, 正印, 印认, 认证), cached on the catalog."""
     from assistant.relevance import scope_text
 
     cache = catalog.__dict__.setdefault("_words_after", {})
     if name not in cache:
         # not the rest of the place's own name or a joining word (上海市…, 青岛和…): those say nothing of a phrase
-        cache[name] = frozenset(m.group(1) for m in re.finditer(re.escape(name) + r"([\u4e00-\u9fff]{2})",
-                                                                scope_text(catalog, None))
-                                if m.group(1)[0] not in "市省区县镇乡州的和与及等")
+        words = set()
+        for m in re.finditer(re.escape(name) + r"([^，,。；;：:、\n]{0,%d})" % PHRASE_AFTER, scope_text(catalog, None)):
+            chinese = re.sub(r"[^\u4e00-\u9fff]", "", m.group(1))  # 香港优质“正”印认证 → 优质正印认证
+            if chinese[:1] and chinese[0] in "市省区县镇乡州的和与及等":
+                continue
+            words |= {chinese[i:i + 2] for i in range(len(chinese) - 1)}
+        cache[name] = frozenset(words)
     return cache[name]
 
 
