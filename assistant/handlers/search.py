@@ -12,7 +12,7 @@ from assistant import answers
 from assistant.answers import Evidence
 from assistant.attributes import unstated
 from assistant.handlers.base import Asked, Context, body, has_target
-from assistant.intents import asks_lead_only, without_names
+from assistant.intents import asks_lead_only, topic_words, without_names
 from assistant.language import template
 from assistant.models import AskResponse
 from assistant.scope import in_a_phrase
@@ -54,9 +54,10 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
             tries.append((topic, topic))
     # a place or a year named says where and when, not what: searched as asked, 威海 would make any question read
     # as closer to the corpus (the plan names 威海 throughout: 在威海买房有补贴吗？ was answered with 第15条); only a
-    # title's words, a 文号 or a place inside a phrase of the documents (威海企业家日) may carry the topic, so only
-    # then is the question tried again as asked
+    # title's words, a 文号 or a place inside a phrase of the documents (威海企业家日) may carry the topic, or the
+    # place's document when nothing else is asked of (历下区办法由谁牵头？), so only then is it tried again as asked
     if not tries or not set(asked.scope.named) <= WHERE_AND_WHEN or \
+            not topic_words(tries[0][0], context.searcher.tokenizer.words) or \
             in_a_phrase(question, asked.scope.names, context.catalog):
         tries.append((question, asked.text))  # the meaning side reads the question as asked, in any language
     for lexical, meaning in tries:
