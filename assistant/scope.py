@@ -238,14 +238,9 @@ def in_a_phrase(question: str, names: tuple[str, ...], catalog: Catalog) -> bool
     from assistant.relevance import scope_text
 
     text = scope_text(catalog, None)
-    q = normalize_text(question)
-    for name in (normalize_text(n) for n in names if len(n) >= 2):
-        for found in re.finditer(re.escape(name), q):
-            after, before = q[found.start():found.end() + PHRASE_SPAN], q[max(found.start() - PHRASE_SPAN, 0):found.end()]
-            if (len(after) == len(name) + PHRASE_SPAN and after in text) or \
-                    (len(before) == len(name) + PHRASE_SPAN and before in text):
-                return True
-    return False
+    return any((len(after) >= PHRASE_SPAN and name + after[:PHRASE_SPAN] in text)
+               or (len(before) >= PHRASE_SPAN and before[-PHRASE_SPAN:] + name in text)
+               for name, before, after in _found(names, normalize_text(question)))
 
 
 PHRASE_SPAN = 3  # characters beside a place name that make it part of a document's phrase (in_a_phrase)
@@ -253,7 +248,12 @@ PHRASE_SPAN = 3  # characters beside a place name that make it part of a documen
 
 def _occurrences(place: Place, question: str):
     """(name, text before it, text after it) for each place name of two characters or more found in ``question``."""
-    for name in {normalize_text(n) for n in (place.name, *place.aliases) if len(n) >= 2}:
+    yield from _found((place.name, *place.aliases), question)
+
+
+def _found(names, question: str):
+    """(name, text before it, text after it) for each of ``names`` of two characters or more found in ``question``."""
+    for name in {normalize_text(n) for n in names if len(n) >= 2}:
         for found in re.finditer(re.escape(name), question):
             yield name, question[:found.start()], question[found.end():]
 

@@ -44,8 +44,8 @@ def retrieve(asked: Asked, context: Context, question: str) -> list[MeasureHit] 
 
     Once the question has named its documents (a title, a place), it is searched without the words that named
     them: a title's words favour the article that repeats the title (个税办法's 第二条 lists every deduction)
-    over the one on what is asked. If that alone reads as out of scope and a title or 文号 named them, the
-    question is searched as asked.
+    over the one on what is asked. If that alone reads as out of scope and the names may carry the topic (a
+    title, a 文号, a place inside a phrase of the documents, or nothing else asked), it is searched as asked.
     """
     tries = []
     if asked.lang == "zh" and asked.scope.names and not asked.scope.everything:
