@@ -281,6 +281,8 @@ MONEY_ASKED = re.compile(r"多少钱|几万|多少万|金额|额度|(?:奖励|�
 
 # an amount of support asked (能补多少, 奖励多少钱, 补贴标准, 报销多少), not any money (每亩地产出多少钱)
 SUPPORT_MONEY_ASKED = re.compile(r"(?:补|奖|资助|报销|给)(?:了|个)?(?:贴|助|励)?(?:多少|几)"
+                                 # what a person or a studio gets: 个人能领多少…培训补贴, 每年能拿多少经费
+                                 r"|(?:领|拿|得)(?:到)?多少[^，。？?]{0,10}(?:补贴|补助|奖励|奖金|经费|资金)|(?:拿|领)多少经费"
                                  r"|(?:补贴|补助|奖补|奖励|资助|奖金|资金)(?:是|有|能|可以)?(?:多少|几)"
                                  r"|(?:补贴|补助|奖补|奖励|资助|扶持资金|补偿|贴息)(?:标准|比例|金额|额度)|多少(?:补贴|补助|奖励|奖金|资金|补偿)"
                                  # a loan's cap (最高能贷多少, 贷款额度是多少): an amount a measure would state in 元
@@ -288,7 +290,8 @@ SUPPORT_MONEY_ASKED = re.compile(r"(?:补|奖|资助|报销|给)(?:了|个)?(?:�
                                  r"|(?:补贴|补助|奖励|补偿)[^，。？?]{0,4}按(?:什么|啥|哪个)标准"
                                  # a share of support: 展位费报销几成, 按投资额的百分之几补贴
                                  r"|(?:补贴|补助|奖励|报销|资助|返还|贴息)[^，。？?]{0,6}(?:几成|百分之(?:多少|几))"
-                                 r"|(?:几成|百分之(?:多少|几)|多大比例|什么比例)[^，。？?]{0,4}(?:补贴|补助|奖励|报销|资助|返还|贴息)")
+                                 r"|(?:几成|百分之(?:多少|几)|多大比例|什么比例)[^，。？?]{0,4}(?:补贴|补助|奖励|报销|资助|返还|贴息)"
+                                 r"|(?:补贴|补助|贴息|奖励)[^，。？?]{0,4}(?:几个|多少个)百分点")
 
 # the same asked in English or Korean (How much money can a smart factory get? 보조금은 얼마입니까?)
 FOREIGN_MONEY = re.compile(r"how much (?:money|funding|subsidy|subsidies|reward|grant|support|cash)"
