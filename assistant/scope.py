@@ -222,7 +222,7 @@ def _mentioned(place: Place, catalog: Catalog, question: str) -> bool:
 
     text = scope_text(catalog, None)
     for name, before, after in _occurrences(place, question):
-        if (len(after) >= 2 and name + after[:2] in text) or (len(before) >= 2 and before[-2:] + name in text):
+        if _beside(name, before, after, text, 2):
             return True
         # words between: 借青岛那个外企老总峰会 names the 青岛峰会 that the documents hold (跨国公司领导人青岛峰会)
         clause = re.split(r"[，,。；;？?！!、]", after[:MENTION_SPAN], maxsplit=1)[0]
@@ -238,12 +238,16 @@ def in_a_phrase(question: str, names: tuple[str, ...], catalog: Catalog) -> bool
     from assistant.relevance import scope_text
 
     text = scope_text(catalog, None)
-    return any((len(after) >= PHRASE_SPAN and name + after[:PHRASE_SPAN] in text)
-               or (len(before) >= PHRASE_SPAN and before[-PHRASE_SPAN:] + name in text)
+    return any(_beside(name, before, after, text, PHRASE_SPAN)
                for name, before, after in _found(names, normalize_text(question)))
 
 
 PHRASE_SPAN = 3  # characters beside a place name that make it part of a document's phrase (in_a_phrase)
+
+
+def _beside(name: str, before: str, after: str, text: str, span: int) -> bool:
+    """Whether ``name`` with the ``span`` characters after it, or before it, in the question is in ``text``."""
+    return (len(after) >= span and name + after[:span] in text) or (len(before) >= span and before[-span:] + name in text)
 
 
 def _occurrences(place: Place, question: str):
