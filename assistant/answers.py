@@ -245,11 +245,11 @@ def measure_block(evidence: Evidence, namer: Namer, prefix: str = "", with_depar
 
 
 def _foreign_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[str] | None,
-                    department_first: bool, lead: str | None = None) -> str:
+                    department_first: bool) -> str:
     from assistant.language import template
 
     lang = namer.lang
-    lines: list[str] = [lead] if lead else []
+    lines: list[str] = []
     if department_first:
         names = list(dict.fromkeys(d for e in evidence for d in e.measure.departments))
         refs = "、".join(namer.measure(e.document, e.measure) for e in evidence)
@@ -272,15 +272,14 @@ def _foreign_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[s
 
 
 def retrieval_answer(evidence: list[Evidence], namer: Namer, figure_lines: list[str] | None = None,
-                     department_first: bool = False, lead_asked: bool = False, lead: str | None = None) -> str:
+                     department_first: bool = False, lead_asked: bool = False) -> str:
     """根据第9条「…」（责任单位：…）：“…”, one block per measure (in English or Korean: the template's words).
 
     ``department_first``: a line that answers who is responsible comes first (``lead_asked``: the question
-    asks for the 牵头单位, which that line then names on its own). ``lead``: a line said first (that the
-    measures state no amount, say)."""
+    asks for the 牵头单位, which that line then names on its own)."""
     if namer.lang != "zh":
-        return _foreign_answer(evidence, namer, figure_lines, department_first, lead)
-    lines: list[str] = [lead] if lead else []
+        return _foreign_answer(evidence, namer, figure_lines, department_first)
+    lines: list[str] = []
     if department_first:
         lines.append(departments_line(evidence, namer, lead_asked))
     if figure_lines:

@@ -316,6 +316,9 @@ UNSTATED = [
     ("营业执照到期了怎么办？", "办理流程"),
     ("融资担保的担保费率是多少？", "利率"),
     ("人才公寓一个月房租多少？", "价格"),
+    # a tax threshold, a share, a period of a benefit, a purchase limit: none is stated in the plan
+    ("个税的免征额现在是多少？", "起征点"), ("研发费用加计扣除按多少比例扣？", "具体比例"),
+    ("免费工位最长能用多久？", "期限或时长"), ("海淘进口商品每年的交易限额是多少？", "交易限额"),
 ]
 
 
@@ -330,8 +333,7 @@ NO_AMOUNT = {"zh": "已收录的政策文件没有写明具体金额或奖补标
              "ko": "구체적인 금액이나 보조 기준이 명시되어 있지 않습니다"}
 AMOUNTS_ASKED = [("智能工厂能拿到多少奖励资金？", "zh"), ("专精特新企业奖励多少钱？", "zh"), ("绿色工厂的奖补标准是什么？", "zh"),
                  ("首台套产品资助额度是多少", "zh"), ("订单班每个补多少", "zh"), ("参加境外展会能补贴多少？", "zh"),
-                 # a share of support; and 第2条's 总投资500万元以上 (a project size) is no amount of support
-                 ("技改设备投资按百分之几给补贴？", "zh"), ("境外展会的展位费能报销几成？", "zh"),
+                 # 第2条's 总投资500万元以上 (a project size) is no amount of support
                  ("技改项目的补贴标准是多少？", "zh"), ("化工企业入园的搬迁补偿按什么标准给？", "zh"),
                  # 补贴 and 申报 ask, they name no topic the measure must hold (it was a plain "not found")
                  ("设备更新补贴多少", "zh"), ("智能工厂怎么申报，补贴多少，归谁管？", "zh"),
@@ -352,10 +354,32 @@ def test_an_amount_of_support_the_measures_do_not_state_is_said_to_be_unwritten(
     assert NO_AMOUNT[lang] in response.answer, response.answer[:200]
 
 
-def test_money_asked_without_a_support_keeps_the_measure_with_a_note(assistant):
-    # 每亩地产出多少钱 is the measure's own yardstick (亩产效益), not an amount of support asked
-    response = assistant.ask("按每亩地能产出多少钱给企业分档，这个是干啥用的？")
+@pytest.mark.parametrize("question,missing", [
+    ("研发费用加计扣除按多少比例扣？", "具体比例"),
+    # a share of support: said either way, as a share (asked_attributes.tsv) or as 奖补标准 (SUPPORT_MONEY_ASKED)
+    ("技改设备投资按百分之几给补贴？", "具体(?:比例|金额或奖补标准)"), ("境外展会的展位费能报销几成？", "具体(?:比例|金额或奖补标准)"),
+    ("数字化改造补助按几成给？", "具体(?:比例|金额或奖补标准)")])
+def test_a_share_the_measures_do_not_state_is_said_to_be_unwritten(assistant, question, missing):
+    """A share asked (百分之几, 几成, 多少比例, 占比多少) where no cited measure states a per cent, a 成 or a multiple:
+    said to be unwritten, with no citation."""
+    response = assistant.ask(question)
+    assert response.found is False and response.citations == [], cited(response)
+    assert re.search("没有写明" + missing, response.answer), response.answer[:200]
+
+
+@pytest.mark.parametrize("question", ["按每亩地能产出多少钱给企业分档，这个是干啥用的？",  # 第17条's yardstick (亩产效益)
+                                      "小厂没多少钱，数字化改造有便宜的方案吗",  # money the asker lacks
+                                      "我们要借多少钱报给政府，政府能帮推给银行吗"])  # money the asker would borrow
+def test_money_the_asker_has_or_makes_asks_no_amount(assistant, question):
+    response = assistant.ask(question)
     assert response.found is True and response.citations, response.answer[:200]
+
+
+def test_money_asked_where_no_cited_measure_states_any_is_said_to_be_unwritten(assistant):
+    # 额度有多大 asks money; 第17条 (green factories) states none in 元: no measure is offered as the amount
+    response = assistant.ask("绿色工厂贷款额度有多大？")
+    assert response.found is False and response.citations == [], cited(response)
+    assert "没有写明具体金额" in response.answer, response.answer[:200]
 
 
 @pytest.mark.parametrize("question", ["How many smart factories will be built?", "What is the 2026 target for smart factories?",
@@ -385,6 +409,13 @@ def test_an_attributes_file_row_is_checked():
     assert unstated("补贴多久能到账？", ["自受理之日起20个工作日内拨付"]) is None  # a time limit stated
     assert unstated("补贴多久能到账？", ["给予最高20万元补助"]) == "办理时限"
     assert unstated("要准备哪些材料？", ["纳税人应当留存录取通知书等相关证明资料备查"]) is None
+    # a period stated as 最长2年 or 最长15天; a share as 50% or 三成; a threshold only by its name
+    assert unstated("免费服务包最长能用几年？", ["为符合条件的OPC提供最长2年的免费公共服务包"]) is None
+    assert unstated("创业担保贷款最长能贷几年？", ["提供最高30万元、最长3年的创业担保贷款"]) is None
+    assert unstated("创业担保贷款最长能贷几年？", ["加大创业担保贷款支持力度"]) == "期限或时长"
+    assert unstated("贴息按多少比例给？", ["按贷款利息的50%给予贴息"]) is None
+    assert unstated("返还几成？", ["返还三成"]) is None
+    assert unstated("个税起征点是多少？", ["个人所得税专项附加扣除，是指子女教育等6项专项附加扣除"]) == "起征点"
 
 
 # A past year's figure asked of a plan issued after it: the plan sets targets, it holds no past figures

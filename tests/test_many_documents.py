@@ -359,6 +359,15 @@ def test_a_state_council_document_applies_everywhere(national, question, key, fr
     assert fragment in body["answer"]
 
 
+@pytest.mark.parametrize("question", ["就业见习补贴每人每个月发多少钱？", "失业了以后失业保险金一个月能领多少钱？"])
+def test_money_a_state_council_document_does_not_state_is_said_to_be_unwritten(national, question):
+    # 国发〔2018〕39号 names 就业见习补贴 and 失业保险 but states no monthly amount in 元: quoting its measures would
+    # answer what it does not hold
+    body = ask(national, question)
+    assert body["found"] is False and body["citations"] == [], body["answer"][:300]
+    assert "没有写明具体金额" in body["answer"], body["answer"][:300]
+
+
 @pytest.mark.parametrize("question", ["上海的人工智能一人公司有什么补贴？", "我在成都开了个一人公司，算力能补多少？"])
 def test_a_defined_term_of_another_places_document_is_foreign_to_a_place_without_one(national, question):
     # 海珠区's document defines OPC as 人工智能一人公司; the State Council's document, which applies in 上海, has
