@@ -64,7 +64,8 @@ DOC_FACTS: dict[str, re.Pattern[str]] = {
                         r"|(?:方案|文件|通知|意见|办法)(?:的)?主要内容"),
     "title": re.compile(r"文件(?:名称|标题|全称)|叫什么(?:文件|名字)?|(?:标题|名称|全称)是什么|是(?:什么|哪个|哪份)(?:文件|政策|规定)"),
     "recipients": re.compile(r"发给|主送|下发给|发至|印发给"),
-    "publicity": re.compile(r"公开发布|是否公开|公开的吗|能公开|可以公开"),
+    # the document's own publicity (这份文件能公开吗？), not what may be opened (能公开的数据)
+    "publicity": re.compile(r"公开发布|是否公开|公开的吗|(?:能|可以|能否|能不能|可不可以)公开(?![的了])"),
     "approval": re.compile(r"(?:谁|哪里|哪个)(?:同意|批准)|经过.{0,6}(?:同意|批准)"),
 }
 # what else runs out: a loan, a contract, a licence (贷款快到期了 asks for 续贷, not the document's validity)
@@ -250,7 +251,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     facts: list[Fact] = []
     sq = normalize_text(q)  # 辦法 → 办法, 修正 in traditional script: the patterns are written in simplified
     for fact, pattern in DOC_FACTS.items():
-        if pattern.search(sq) and (fact != "count" or re.search(r"措施|任务|条", sq)) and (
+        if pattern.search(sq) and (fact != "count" or re.search(r"措施|任务|条(?!件)", sq)) and (
             fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count", "parts")
             or DOC_WORDS.search(sq) or (fact == "issued_on" and re.search(r"印发|发布|发文|成文|出台|修订|修正", sq))
         ):

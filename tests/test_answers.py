@@ -79,6 +79,10 @@ def test_retrieval_ranks_on_in_scope_questions(assistant):
     ("人行参与了多少项措施？", "department"),
     ("我们想申请技改补贴怎么办？", "search"),
     ("数字化转型的责任单位是谁？", "search"),
+    # 几个 + 条件 asks no count of measures; data that may be opened (能公开的数据) asks no publicity of the document
+    ("新招了几个符合贷款条件的人，最多能贷多少？", "search"),
+    ("这份文件能公开吗？", "docfact"),
+    ("有没有把能公开的数据开放出来给企业用？", "search"),
 ])
 def test_routing_by_the_form_of_the_question(question, kind):
     assert route(question, KNOWN).kind == kind
