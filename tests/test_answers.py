@@ -83,6 +83,9 @@ def test_retrieval_ranks_on_in_scope_questions(assistant):
     ("新招了几个符合贷款条件的人，最多能贷多少？", "search"),
     ("这份文件能公开吗？", "docfact"),
     ("有没有把能公开的数据开放出来给企业用？", "search"),
+    # 第几条 asks which measure; a document's 公开方式 / 公开了吗 and the name it was issued under are its facts
+    ("关于金融支持的是第几条？", "search"), ("这个方案公开了吗？", "docfact"), ("方案的公开方式是什么？", "docfact"),
+    ("这个方案是以谁的名义印发的？", "docfact"),
 ])
 def test_routing_by_the_form_of_the_question(question, kind):
     assert route(question, KNOWN).kind == kind

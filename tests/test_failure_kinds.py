@@ -319,6 +319,7 @@ UNSTATED = [
     # a tax threshold, a share, a period of a benefit, a purchase limit: none is stated in the plan
     ("个税的免征额现在是多少？", "起征点"), ("研发费用加计扣除按多少比例扣？", "具体比例"),
     ("免费工位最长能用多久？", "期限或时长"), ("海淘进口商品每年的交易限额是多少？", "交易限额"),
+    ("申请技改补贴要提交哪些文件？", "所需材料"),
 ]
 
 
@@ -365,6 +366,20 @@ def test_a_share_the_measures_do_not_state_is_said_to_be_unwritten(assistant, qu
     response = assistant.ask(question)
     assert response.found is False and response.citations == [], cited(response)
     assert re.search("没有写明" + missing, response.answer), response.answer[:200]
+
+
+@pytest.mark.parametrize("question", ["绿色工厂奖补标准是什么？", "智能工厂补贴比例？", "首台套奖励金额是多少"])
+def test_a_standard_of_support_asked_is_an_amount_asked(question):
+    from assistant.handlers.search import SUPPORT_MONEY_ASKED
+
+    assert SUPPORT_MONEY_ASKED.search(question)
+
+
+@pytest.mark.parametrize("question", ["经济部会把补助金额公开吗？", "扶持金额会不会根据申报情况调整？"])
+def test_an_amount_talked_about_is_not_asked(question):
+    from assistant.handlers.search import MONEY_ASKED, SUPPORT_MONEY_ASKED
+
+    assert not SUPPORT_MONEY_ASKED.search(question) and not MONEY_ASKED.search(question)
 
 
 @pytest.mark.parametrize("question", ["按每亩地能产出多少钱给企业分档，这个是干啥用的？",  # 第17条's yardstick (亩产效益)
