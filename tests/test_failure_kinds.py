@@ -1020,3 +1020,12 @@ def test_discourse_words_name_no_subject_the_measure_must_hold(assistant):
     assert {"听说", "这种", "说法", "怎么回事", "真的", "各种", "每个", "不管"} <= GENERIC_ASKING
     response = assistant.ask("链长、链主这种说法是怎么回事？")
     assert response.found is True and cited(response)[:1] == ["保障措施"], cited(response)
+
+
+def test_a_unit_named_beside_a_topic_none_of_its_measures_holds_is_context_of_a_search(assistant):
+    """市司法局 answers only for 第21条, which does not speak of 碳纤维: the question is about 碳纤维 (第5条), not a
+    lookup of the unit's measures; with a topic one of its measures holds, the lookup stays, narrowed to it."""
+    response = assistant.ask("市司法局在碳纤维方面要做什么？")
+    assert response.intent == "search" and cited(response)[0] == 5, response.answer[:200]
+    response = assistant.ask("市司法局负责哪些跟法律服务有关的措施？")
+    assert response.intent == "department" and cited(response) == [21], response.answer[:200]

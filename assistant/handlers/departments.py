@@ -7,10 +7,12 @@ document); units of different levels stay apart (省财政厅 ≠ 市财政局).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, department_sentence
+from assistant.handlers.search import answer_search
 from assistant.intents import asks_lead_only, without_names
 from assistant.models import AskResponse
 from corpus.records import Measure
@@ -147,10 +149,17 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
         where = "所问文件中" if not scope.everything else "已收录的文件中"
         return AskResponse(answer=f"{where}没有由{names}负责或参与的措施。", found=False, intent="department",
                            citations=[])
+    on_topic = topic_words(asked, context)
+    if on_topic and not any(all(w in catalog.normalized[(d.doc_id, m.key)] for w in on_topic)
+                            for d in catalog.documents if d.doc_id in per_document
+                            for m in d.measures if any(n in m.departments for n in per_document[d.doc_id])):
+        # 有关部门要向税务部门提供哪些专项附加扣除信息？: none of the unit's measures holds the topic, so the unit is
+        # context of a question about the topic, not the subject of a lookup: listing all its measures answered
+        # nothing asked
+        return answer_search(replace(asked, intent=replace(asked.intent, kind="search")), context)
     lines: list[str] = []
     citations = []
     total = 0
-    on_topic = topic_words(asked, context)
     lead_only = asks_lead_only(asked.text)
     for info in catalog.infos:
         names = per_document.get(info.doc_id)
