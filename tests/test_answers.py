@@ -86,6 +86,9 @@ def test_retrieval_ranks_on_in_scope_questions(assistant):
     # 第几条 asks which measure; a document's 公开方式 / 公开了吗 and the name it was issued under are its facts
     ("关于金融支持的是第几条？", "search"), ("这个方案公开了吗？", "docfact"), ("方案的公开方式是什么？", "docfact"),
     ("这个方案是以谁的名义印发的？", "docfact"),
+    # 全部 of something else and 哪几项 + another noun ask within a measure, not for a list of measures
+    ("补助被撤销的话，需要返还一部分还是全部？", "search"), ("审查会议要审查哪几项事项？", "search"),
+    ("全部措施列出来", "list"), ("第一部分包括哪几项？", "part"),
 ])
 def test_routing_by_the_form_of_the_question(question, kind):
     assert route(question, KNOWN).kind == kind
