@@ -74,6 +74,9 @@ DOC_FACTS: dict[str, re.Pattern[str]] = {
 # what else runs out: a loan, a contract, a licence (贷款快到期了 asks for 续贷, not the document's validity)
 OTHER_EXPIRY = re.compile(r"(?:贷款|借款|贷|合同|许可证?|执照|证书|证件|证|租约|租期|租金|债券|债|票据|承兑|汇票|保险)"
                           r"[^，,。？?]{0,3}(?:到期|过期|失效)")
+# a list question with no topic that asks for every measure (方案一共有哪些措施？ 列出全部措施 帮我列个清单), not a
+# follow-up's 还有哪些措施？
+EVERY_MEASURE = re.compile(r"全部|所有|列出|列举|列一下|列个|一共|总共|清单|方案|文件|通知|意见|办法|条例|计划|这份")
 DOC_WORDS = re.compile(r"文件|方案|政策|文|通知|这份|办法|意见|措施|条例|规定|细则|计划")
 DOCUMENT_LIST = re.compile(r"(?:有|收录|包括|包含|发了|发布了|出台了|有没有)(?:了)?(?:哪些|什么|几个|多少|几份).{0,12}?"
                            r"(?:文件|政策文件|法规|规章|条例|办法|政策)|(?:文件|政策|法规)(?:有|都有)(?:哪些|什么)"
@@ -89,7 +92,7 @@ DOCUMENT_LIST_WORDS = _words("document_list.txt")
 RESPONSIBILITY = re.compile(r"负责|参与|承担|牵头|配合|职责|主管|分管")
 DEPARTMENT_LIST = re.compile(r"负责|参与|承担|牵头|管|涉及|职责|有哪些|哪些|什么|多少|几条|几项|相关")
 LIST_WORDS = re.compile(
-    r"哪些(?:扶持|支持|优惠|奖补|惠企)?(?:措施|条(?!件)|政策|条款|任务|举措)|哪些(?:关于|有关|涉及|针对|跟|和|与)[^，。？?]{1,12}?的?(?:措施|条款|任务|举措|政策)|哪几[条项](?!(?:事项|内容|信息|情形|要求|材料|条件|标准|费用|指标))|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|(?:所有|全部)(?=[^，。？?]{0,12}(?:措施|条款|任务|政策|举措|条(?!件)|内容))|列出|列举|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
+    r"哪些(?:扶持|支持|优惠|奖补|惠企)?(?:措施|条(?!件)|政策|条款|任务|举措)|哪些(?:关于|有关|涉及|针对|跟|和|与)[^，。？?]{1,12}?的?(?:措施|条款|任务|举措|政策)|哪几[条项](?!(?:事项|内容|信息|情形|要求|材料|条件|标准|费用|指标))|(?:有关|相关|涉及|关于|提到).{0,6}(?:措施|条款)(?:都)?有哪些|(?:所有|全部)(?=[^，。？?]{0,12}(?:措施|条款|任务|政策|举措|条(?!件)|内容))|列出|列举|列一下|列个清单|都有哪些|有几条|一共有几|总共有几|涉及.{0,12}的(?:措施|条款)"
 )
 # Words around the subject of a list question (所有跟新能源有关的措施有哪些 → 新能源).
 LIST_WORDS_AROUND = _words("list_around.txt")
@@ -293,6 +296,8 @@ def route(question: str, known_departments: list[str], has_history: bool = False
         topic = "、".join(parts) if parts else topic
         if topic or strip:  # 泰安实施意见有哪些措施？ (a document named, no topic): all of its measures
             return Intent("list", topic=topic, **flags)
+        if not has_history and EVERY_MEASURE.search(q):  # 方案一共有哪些措施？ 列出全部措施: every measure in scope
+            return Intent("list", topic="", **flags)
 
     figure = FIGURE_ASKED.search(percent_in_digits(q))
     if figure:  # 95%指的是什么？ 百分之七是什么目标？ → the measures that state that figure

@@ -89,6 +89,8 @@ def test_retrieval_ranks_on_in_scope_questions(assistant):
     # 全部 of something else and 哪几项 + another noun ask within a measure, not for a list of measures
     ("补助被撤销的话，需要返还一部分还是全部？", "search"), ("审查会议要审查哪几项事项？", "search"),
     ("全部措施列出来", "list"), ("第一部分包括哪几项？", "part"),
+    # every measure asked with no topic
+    ("方案一共有哪些措施？帮我列个清单", "list"), ("列出全部措施", "list"),
 ])
 def test_routing_by_the_form_of_the_question(question, kind):
     assert route(question, KNOWN).kind == kind

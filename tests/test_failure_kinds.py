@@ -1029,3 +1029,10 @@ def test_a_unit_named_beside_a_topic_none_of_its_measures_holds_is_context_of_a_
     assert response.intent == "search" and cited(response)[0] == 5, response.answer[:200]
     response = assistant.ask("市司法局负责哪些跟法律服务有关的措施？")
     assert response.intent == "department" and cited(response) == [21], response.answer[:200]
+
+
+@pytest.mark.parametrize("question", ["列出全部措施", "方案一共有哪些措施？", "威海行动方案的措施清单给我列一下"])
+def test_every_measure_asked_with_no_topic_is_listed_whole(assistant, question):
+    # a clerk's "the whole list": all 21 numbered measures in order, not the three nearest a search or a refusal
+    response = assistant.ask(question)
+    assert response.intent == "list" and cited(response) == list(range(1, 22)), response.answer[:200]

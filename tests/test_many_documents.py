@@ -646,3 +646,9 @@ def test_a_documents_purpose_clause_is_not_cited_for_what_it_does_not_say(client
     assert body["found"] is True and cited(body), body["answer"][:300]
     assert (HAIZHU, "1") not in cited(body), body["answer"][:300]
     assert cited(body)[0][0] == HAIZHU
+
+
+def test_the_documents_held_are_listed_however_jieba_cuts_the_count_word(client):
+    # jieba cuts 一共收录 as 一 / 共收录: neither names a topic, so the question asks for the documents held
+    body = ask(client, "你这里一共收录了哪些政策文件？")
+    assert body["intent"] == "documents" and len(body["citations"]) == len(MAIN_DOCS), body["answer"][:300]

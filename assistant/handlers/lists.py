@@ -120,7 +120,7 @@ def without_title_words(topic: str, scope: Scope, context: Context) -> str:
 
 def answer_list(asked: Asked, context: Context) -> AskResponse:
     topic = without_title_words(asked.intent.topic, asked.scope, context)
-    if not topic.strip() and not asked.scope.everything:  # 泰安实施意见有哪些措施？: every measure of it
+    if not topic.strip():  # 泰安实施意见有哪些措施？ 列出全部措施: every measure of the documents in scope
         return _every_measure(asked, context)
     matches, literal = _matching(topic, asked.scope, context)
     if not matches:  # the topic alone reads as out of scope (企业上云有哪些扶持措施？ → 上云): the question as asked
