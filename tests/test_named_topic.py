@@ -253,3 +253,17 @@ def test_the_figure_of_the_kind_asked_comes_first(client, question, key, figure,
     answer = body["answer"]
     assert figure in answer, answer[:300]
     assert other is None or other not in answer or answer.index(figure) < answer.index(other), answer[:300]
+
+
+def test_a_lay_term_names_a_title_only_where_the_title_holds_all_of_it(tmp_path_factory, policyqa_home):
+    """揭榜 stands for 场景开放 … (index/data/expansion.tsv); 开放, one word of that term, is in the title of the
+    综合保税区…高水平开放 opinions, which 太仓's question about its own 揭榜 list did not name: it was scoped to
+    them and refused ("适用于太仓市的文件没有涉及OPC"). 综保区 still names them (综合保税区 is whole in the title)."""
+    folder = corpus_of(tmp_path_factory.mktemp("lay-title"),
+                       (SAMPLES / "taicang_2026_ai-opc-action-plan.txt", SAMPLES / "national_2019_bonded-zone-opinions.txt"))
+    with client_over(folder, policyqa_home) as taicang:
+        body = ask(taicang, "太仓会定期发布什么清单给OPC揭榜？")
+        assert body["found"] is True, body["answer"][:200]
+        assert body["citations"][0]["doc_id"] == "taicang_2026_ai-opc-action-plan", body["answer"][:200]
+        body = ask(taicang, "综保区那个文件的文号是什么？")
+        assert "国发〔2019〕3号" in body["answer"], body["answer"][:200]
