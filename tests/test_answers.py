@@ -91,6 +91,7 @@ def test_retrieval_ranks_on_in_scope_questions(assistant):
     ("全部措施列出来", "list"), ("第一部分包括哪几项？", "part"),
     # every measure asked with no topic
     ("方案一共有哪些措施？帮我列个清单", "list"), ("列出全部措施", "list"),
+    ("这个方案有哪几项措施？", "list"),  # 哪几项 asks for them, not how many
 ])
 def test_routing_by_the_form_of_the_question(question, kind):
     assert route(question, KNOWN).kind == kind

@@ -323,6 +323,13 @@ UNSTATED = [
 ]
 
 
+def test_a_wage_the_asker_lacks_asks_no_wage_level():
+    from assistant.attributes import unstated
+
+    assert unstated("我工资没多少钱，租房能扣个税吗？", ["住房租金扣除"]) is None
+    assert unstated("技术工人工资一般多少？", ["住房租金扣除"]) == "工资水平"
+
+
 @pytest.mark.parametrize("question,missing", UNSTATED, ids=[q for q, _ in UNSTATED])
 def test_what_no_measure_writes_is_said_to_be_unstated(assistant, question, missing):
     response = assistant.ask(question)
