@@ -1043,3 +1043,12 @@ def test_every_measure_asked_with_no_topic_is_listed_whole(assistant, question):
     # a clerk's "the whole list": all 21 numbered measures in order, not the three nearest a search or a refusal
     response = assistant.ask(question)
     assert response.intent == "list" and cited(response) == list(range(1, 22)), response.answer[:200]
+
+
+def test_a_measure_that_tries_something_out_is_no_validity_clause():
+    from assistant.handlers.documents import validity_clause
+    from corpus.parsing import parse_document
+
+    text = "关于促进示范的若干意见\n一、本意见试行两年。\n二、试行汽车保税存储。允许开展进口汽车保税存储业务。\n"
+    document = parse_document(text, doc_id="trial")
+    assert "试行两年" in validity_clause(document).text
