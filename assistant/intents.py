@@ -111,7 +111,7 @@ def asks_lead_only(question: str) -> bool:
 
 # a unit asked about by name (济南市财政局负责哪些…, 省财政厅参与了什么): a place or level, a core, a unit word
 # 和 inside a unit's name (经济和信息化厅) but not between two units (财政局和工信局)
-UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给])[\u4e00-\u9fff]|(?<![局厅委办部会心署])和){1,12}?"
+UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给个])[\u4e00-\u9fff]|(?<![局厅委办部会心署])和){1,12}?"
                         r"(?:局|厅|委员会|办公室|管委会|中心|总署|署|部))"
                         r"(?:在[^，。？?]{0,20})?(?:负责|参与|牵头|配合|管)")
 ASK_FIGURE = re.compile(r"多少|几成|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")

@@ -92,6 +92,7 @@ def test_retrieval_ranks_on_in_scope_questions(assistant):
     # every measure asked with no topic
     ("方案一共有哪些措施？帮我列个清单", "list"), ("列出全部措施", "list"),
     ("这个方案有哪几项措施？", "list"),  # 哪几项 asks for them, not how many
+    ("监测经济运行的是哪个局牵头？", "search"),  # 哪个局 asks for the unit; 个局 is no unit's name
 ])
 def test_routing_by_the_form_of_the_question(question, kind):
     assert route(question, KNOWN).kind == kind
