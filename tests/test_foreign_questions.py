@@ -25,6 +25,9 @@ IN_SCOPE = [
     ("ko", "홍콩 품질 '正' 인증 홍보와 홍콩 전시판매 행사 참가를 지원하나요?", 12),
     ("ko", "해외 창업 인재와 고급 산업 인재를 유치하는 정책이 있나요?", 15),
     ("ko", "소기업을 규모 이상 기업으로 키우는 '소승규' 기업 예비 명단 제도가 있나요?", 19),
+    # requests and their completion rate (glossary.json: 诉求, 办结率)
+    ("en", "What is the target completion rate for companies' requests?", 20),
+    ("ko", "기업 요청 처리율 목표는 얼마인가요?", 20),
 ]
 
 OUT_OF_SCOPE = [
