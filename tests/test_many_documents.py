@@ -652,3 +652,13 @@ def test_the_documents_held_are_listed_however_jieba_cuts_the_count_word(client)
     # jieba cuts 一共收录 as 一 / 共收录: neither names a topic, so the question asks for the documents held
     body = ask(client, "你这里一共收录了哪些政策文件？")
     assert body["intent"] == "documents" and len(body["citations"]) == len(MAIN_DOCS), body["answer"][:300]
+
+
+def test_a_unit_asked_what_it_does_about_a_subject_is_answered_from_the_measure(national):
+    # no word of responsibility (负责, 参与 …): what the measure says is asked, not the unit's list; and a lookup
+    # with a topic keeps only the blocks whose measures hold it (人社部 is also 武汉's and 泰安's 人社局 elsewhere)
+    body = ask(national, "人社部对培训合格的失业人员给什么补贴？")
+    assert body["intent"] == "search" and cited(body)[0] == (EMPLOY, "7"), body["answer"][:300]
+    body = ask(national, "人社部负责哪些跟失业人员培训有关的措施？")
+    assert body["intent"] == "department" and (EMPLOY, "7") in cited(body), body["answer"][:300]
+    assert all(doc == EMPLOY for doc, _ in cited(body)), body["answer"][:300]

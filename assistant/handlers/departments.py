@@ -13,7 +13,7 @@ from assistant import answers
 from assistant.answers import Evidence
 from assistant.handlers.base import Asked, Context, body, department_sentence
 from assistant.handlers.search import answer_search
-from assistant.intents import asks_lead_only, without_names
+from assistant.intents import RESPONSIBILITY, asks_lead_only, without_names
 from assistant.models import AskResponse
 from corpus.records import Measure
 from index.tokenization import normalize_text
@@ -150,6 +150,10 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
         return AskResponse(answer=f"{where}没有由{names}负责或参与的措施。", found=False, intent="department",
                            citations=[])
     on_topic = topic_words(asked, context)
+    if on_topic and not RESPONSIBILITY.search(asked.text):
+        # 海关对进口汽车保税存储有什么规定？ 人社部对培训合格的失业人员给什么补贴？: a subject asked of, with no word
+        # of responsibility (负责, 参与, 牵头 …): what the measures say is asked, not which ones the unit has
+        return answer_search(replace(asked, intent=replace(asked.intent, kind="search")), context)
     if on_topic and not any(all(w in catalog.normalized[(d.doc_id, m.key)] for w in on_topic)
                             for d in catalog.documents if d.doc_id in per_document
                             for m in d.measures if any(n in m.departments for n in per_document[d.doc_id])):
@@ -159,7 +163,7 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
         return answer_search(replace(asked, intent=replace(asked.intent, kind="search")), context)
     lines: list[str] = []
     citations = []
-    total = 0
+    total = blocks = 0
     lead_only = asks_lead_only(asked.text)
     for info in catalog.infos:
         names = per_document.get(info.doc_id)
@@ -172,6 +176,8 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
             about = ""
             if on_topic and narrowed:  # 工信局负责的跟船舶有关的措施: those of its measures that name 船舶
                 mine, about = narrowed, "涉及“" + "、".join(on_topic) + "”的"
+            elif on_topic:  # another document's unit of that name holds the topic: this one's measures are not asked
+                continue
             # 工信局牵头哪些任务？ in a document that says who leads: those it leads; else all, and say so
             led = lead_only and any(r.role == "lead" for m in document.measures for r in m.roles)
             if led:
@@ -181,12 +187,12 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
             unsaid = "（该文件未区分牵头与配合单位）" if lead_only and not led else ""
             what = f"的{about}牵头措施" if led else f"负责或参与的{about}措施"
             lines.append(f"{prefix}{name}{what}共{len(mine)}项{unsaid}：")
+            blocks += 1
             for i, measure in enumerate(mine, start=1):
                 lines.append(f"{i}. {namer.measure(document, measure, with_document=False)}（{role_of(measure, name)}）")
                 sentence = department_sentence(measure)
                 quote = sentence.text if sentence else answers.departments_text(measure)
                 citations.append(context.cite(Evidence(document, measure, [], 1.0), quote=quote))
-    blocks = sum(len(v) for v in per_document.values())
     if blocks > 1:
         lines.insert(0, f"共{len(citations)}项，按{'文件和' if catalog.multi else ''}部门列出：")
     return AskResponse(answer="\n".join(lines), found=True, intent="department", citations=citations)
