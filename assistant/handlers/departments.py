@@ -150,16 +150,13 @@ def answer_department(asked: Asked, context: Context) -> AskResponse:
         return AskResponse(answer=f"{where}没有由{names}负责或参与的措施。", found=False, intent="department",
                            citations=[])
     on_topic = topic_words(asked, context)
-    if on_topic and not RESPONSIBILITY.search(asked.text):
-        # 海关对进口汽车保税存储有什么规定？ 人社部对培训合格的失业人员给什么补贴？: a subject asked of, with no word
-        # of responsibility (负责, 参与, 牵头 …): what the measures say is asked, not which ones the unit has
-        return answer_search(replace(asked, intent=replace(asked.intent, kind="search")), context)
-    if on_topic and not any(all(w in catalog.normalized[(d.doc_id, m.key)] for w in on_topic)
-                            for d in catalog.documents if d.doc_id in per_document
-                            for m in d.measures if any(n in m.departments for n in per_document[d.doc_id])):
-        # 有关部门要向税务部门提供哪些专项附加扣除信息？: none of the unit's measures holds the topic, so the unit is
-        # context of a question about the topic, not the subject of a lookup: listing all its measures answered
-        # nothing asked
+    # the unit is context of a question about a subject, not the subject of a lookup, when nothing asks for its
+    # responsibility (海关对进口汽车保税存储有什么规定？ 人社部对培训合格的失业人员给什么补贴？) or none of its
+    # measures holds the subject (有关部门要向税务部门提供哪些专项附加扣除信息？): what the measures say is asked
+    if on_topic and (not RESPONSIBILITY.search(asked.text) or not any(
+            all(w in catalog.normalized[(d.doc_id, m.key)] for w in on_topic)
+            for d in catalog.documents if d.doc_id in per_document
+            for m in d.measures if any(n in m.departments for n in per_document[d.doc_id]))):
         return answer_search(replace(asked, intent=replace(asked.intent, kind="search")), context)
     lines: list[str] = []
     citations = []

@@ -99,7 +99,8 @@ def _record_of(document: Document, quote: str | None):
 def validity_clause(document: Document) -> Sentence | None:
     """The sentence that says when the document takes effect or ends (本措施自…起施行，试行一年); a trial as a
     term (试行一年, 试行期), not a measure that tries something out (12.试行汽车保税存储)."""
-    patterns = (re.compile(r"自.{0,20}起?(?:施行|实施|執行)"), re.compile(r"有效期至|[试試]行(?:期|[一二两兩三四五六七八九十\d]+\s*(?:年|个月|個月))"), re.compile(r"有效期"))
+    patterns = (re.compile(r"自.{0,20}起?(?:施行|实施|執行)"),
+                re.compile(r"有效期至|[试試]行(?:期|[一二两兩三四五六七八九十\d]+\s*(?:年|个月|個月))"), re.compile(r"有效期"))
     ordered = [*[m for m in document.measures if m.kind == "supplementary"], *reversed(document.measures)]
     for pattern in patterns:  # the clause that sets the date first, then one that sets the term
         for measure in ordered:
