@@ -173,12 +173,13 @@ def _by_title(q: str, catalog: Catalog) -> tuple[set[str], bool, list[str]]:
     # 措施 and 政策 alone name none (哪些措施有奖励100万元 is no question about the 专项资金 办法)
     named_document = _speaks_of_a_document(q, tokens, besides=WEAK_DOC_WORDS)
     lay_terms = expansion_terms(q).split() if named_document else []  # 综保区 → 综合保税区 (= 综合 + 保税区)
+    # each lay term with its words, cut once; they count only where the title holds the whole term (综合保税区 of
+    # 综保区), not a word of it alone (开放 of 场景开放, for 揭榜, named the 综合保税区…开放 opinions)
+    lay_words = [(_squeeze(t), {normalize_text(w) for w in [t, *catalog.words(t)]}) for t in lay_terms]
     unnamed = catalog.without_departments(q)  # 市民营经济发展局负责哪些: 经济 there is a department's word
     for info in catalog.infos:
-        # a lay term's words count only where the title holds the whole term (综合保税区 of 综保区), not a word
-        # of it alone (开放 of 场景开放, for 揭榜, named the 综合保税区…开放 opinions)
-        title = _squeeze(info.document.title)
-        lay = {normalize_text(w) for t in lay_terms if _squeeze(t) in title for w in [t, *catalog.words(t)]}
+        title = _squeeze(info.document.title) if lay_words else ""
+        lay = set().union(*(words for term, words in lay_words if term in title))
         hits = [w for w in info.keywords if w in unnamed or w in lay]
         if hits and min(df[w] for w in hits) <= max(1, n // 6):
             scores[info.doc_id] = sum(math.log((n + 1) / df[w]) for w in hits)
