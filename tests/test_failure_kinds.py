@@ -962,6 +962,30 @@ def test_lay_phrasings_of_the_blind_tuning_sets_find_the_documents_words(questio
     assert term in expansion_terms(question).split()
 
 
+@pytest.mark.parametrize("question", ["厂里机器太旧想换，有支持吗", "用了二十年的机床想换掉", "生产线老化了能改造吗"])
+def test_old_machines_told_as_a_state_are_equipment_renewal(question):
+    from index.expansion import expansion_terms
+
+    assert "设备更新" in expansion_terms(question).split()
+
+
+@pytest.mark.parametrize("question", ["搞无人机的企业，威海有专门的园区吗", "生物制造的新公司能进哪个园区"])
+def test_a_park_is_not_a_chemical_park(question):
+    # 园区 alone had expanded to 化工园区 入园 and sent every park question to 第18条
+    from index.expansion import expansion_terms
+
+    assert "化工园区" not in expansion_terms(question).split()
+    assert "化工园区" in expansion_terms("危化品企业要进园区吗").split()
+
+
+@pytest.mark.parametrize("question", ["新厂房要开工，地和能耗指标都不够，市里能帮着协调不？",
+                                      "新项目卡在用地和用能指标上了，市里能帮忙协调不"])
+def test_asking_the_city_to_coordinate_is_no_topic(assistant, question):
+    # 协调 asks for help here; as a word of the query it matched 第3条's 统筹协调 over 第2条's 用地、用能…要素保障
+    response = assistant.ask(question)
+    assert response.found is True and response.citations[0].measure_key == "2", cited(response)
+
+
 def test_a_name_the_document_quotes_leads_to_the_measure_that_holds_it(assistant):
     # “威海企业家日” is in 第20条; 第19条 trains 企业家 and ranked first on the word 企业家
     response = assistant.ask("威海企业家日有哪些活动？")

@@ -161,3 +161,11 @@ def test_a_year_asked_in_english_is_no_figure_asked_back():
 
 def test_a_year_as_the_time_of_a_support_is_still_answered_in_english(answers):
     assert answers("Which subsidies could companies apply for in 2025?").found is True
+
+
+def test_korean_sino_words_for_a_chemical_park_and_its_entry_rate():
+    # 화공 is 化工 read in Korean, 입주율 the 入园率 of 第18条; only 단지 (园区) had been translated
+    from assistant.language import chinese_terms
+
+    terms = chinese_terms("입주 대상 화공기업의 화공단지 입주율 목표는 얼마인가요?", "ko").split()
+    assert {"化工", "化工园区", "入园率"} <= set(terms)
