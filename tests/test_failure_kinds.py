@@ -969,6 +969,15 @@ def test_old_machines_told_as_a_state_are_equipment_renewal(question):
     assert "设备更新" in expansion_terms(question).split()
 
 
+@pytest.mark.parametrize("question,chain", [("每条产业链都有个市领导挂帅吗", True), ("市领导牵头抓产业链是怎么回事", True),
+                                            ("揭榜挂帅的试点项目怎么管理", False)])
+def test_a_city_leader_heading_a_chain_is_the_chain_leader_system(question, chain):
+    # 链长制: 总链长+链长+链主 of 保障措施; 揭榜挂帅 is the open call of 第9条, not a leader
+    from index.expansion import expansion_terms
+
+    assert ("链长" in expansion_terms(question).split()) is chain
+
+
 @pytest.mark.parametrize("question", ["搞无人机的企业，威海有专门的园区吗", "生物制造的新公司能进哪个园区"])
 def test_a_park_is_not_a_chemical_park(question):
     # 园区 alone had expanded to 化工园区 入园 and sent every park question to 第18条
