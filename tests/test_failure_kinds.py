@@ -988,7 +988,7 @@ def test_a_park_is_not_a_chemical_park(question):
 
 
 @pytest.mark.parametrize("question", ["新厂房要开工，地和能耗指标都不够，市里能帮着协调不？",
-                                      "新项目卡在用地和用能指标上了，市里能帮忙协调不"])
+                                      "建新车间没地也没有能耗指标，政府能帮着协调吗？"])
 def test_asking_the_city_to_coordinate_is_no_topic(assistant, question):
     # 协调 asks for help here; as a word of the query it matched 第3条's 统筹协调 over 第2条's 用地、用能…要素保障
     response = assistant.ask(question)
