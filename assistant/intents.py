@@ -126,6 +126,28 @@ FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])" + _NOT_A_YEAR +
                           r"\s*(?:这个数字?|这一数字|这个数据)?"
                           r"(?:指的是|是指|指|说的是|讲的是|对应的是|对应|是)的?(?:什么|哪个|哪项|哪一项|哪方面|哪类|啥)")
 EACH = re.compile(r"分别|各自|各是")
+# a clause that tells what happened, not what is asked (去年我们给市里提了几个问题，… ; 2025年给几个部门写过意见，…):
+# not the last clause, no question mark or asking word of its own, and an aspect (了, 过) or a time gone by
+_ASKS_IN_CLAUSE = re.compile(r"[吗呢么吧]|(?<!没)多少|哪|谁|什么|怎么|怎样|如何|啥|咋|是否|能否|可否|有没有|能不能|可不可以|多大|多久|多长|多高")
+_TOLD = re.compile(r"了|过|去年|前年|上个?月|之前|以前|已经|曾经")
+_CLAUSES = re.compile(r"([^，,；;。！!？?]*)([，,；;。！!？?]?)")
+
+
+def without_story(question: str) -> str:
+    """``question`` without the clauses that tell the asker's story: 去年我们给市里提了几个问题，一直没人回音，有没有反映
+    的渠道？ → 一直没人回音，有没有反映的渠道？. Counts, years and amounts in those clauses (提了几个, 少了几成, 给过
+    几个部门) say what happened; read as asked they had routed the question to a count of measures, a past year's
+    figure or an amount the plan does not state. The last clause and any clause ending in ？ are kept."""
+    parts = [(c, p) for c, p in _CLAUSES.findall(question) if c or p]
+    kept = []
+    for i, (clause, mark) in enumerate(parts):
+        last = i == len(parts) - 1 or all(not c.strip() for c, _ in parts[i + 1:])
+        if not last and mark not in "？?" and _TOLD.search(clause) and not _ASKS_IN_CLAUSE.search(clause):
+            continue
+        kept.append(clause + mark)
+    return "".join(kept) or question
+
+
 CLAUSE_BREAK = re.compile(r"[、，,；;？?]")
 ASKING_PART = re.compile(r"哪|谁|什么|多少|几|吗|怎么|如何|啥")
 SUBJECT_MAX = 12  # characters of one subject of a two-subject question (“数据要素×”行动 has 8)
@@ -224,7 +246,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     words = words or list
     q = question.strip()
     topic_q = without_names(q, strip)
-    flags = dict(asks_department=bool(ASK_DEPARTMENT.search(q)), asks_figure=bool(ASK_FIGURE.search(q)),
+    flags = dict(asks_department=bool(ASK_DEPARTMENT.search(q)), asks_figure=bool(ASK_FIGURE.search(without_story(q))),
                  asks_more=bool(ASK_MORE.search(q)))
 
     latest = bool(re.search(r"最新|最近", q))
@@ -256,7 +278,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
 
     departments = tuple(find_departments(q) if find_departments else _find_departments(q, known_departments))
     facts: list[Fact] = []
-    sq = normalize_text(q)  # 辦法 → 办法, 修正 in traditional script: the patterns are written in simplified
+    sq = normalize_text(without_story(q))  # 辦法 → 办法, 修正 in traditional script: the patterns are in simplified
     for fact, pattern in DOC_FACTS.items():
         if pattern.search(sq) and (fact != "count" or re.search(r"措施|任务|条(?!件)", sq)) and (
             fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count", "parts")

@@ -465,6 +465,37 @@ def test_a_year_of_the_plan_or_as_a_condition_is_still_answered(assistant):
     assert cited(assistant.ask("工业增加值较上年增长多少？"))[:1] == [1]
 
 
+@pytest.mark.parametrize("question,kept", [
+    ("去年我们给市里提了几个问题，一直没人回音，有没有反映的渠道？", "一直没人回音，有没有反映的渠道？"),
+    ("去年我们厂产值五千万，今年全市新增产值目标是多少？", "今年全市新增产值目标是多少？"),
+    ("新增了多少家，由谁负责？", "新增了多少家，由谁负责？"),  # 多少 asks in its own clause
+    ("目标是多少，由谁负责？", "目标是多少，由谁负责？"),
+    ("去年新增了几家？", "去年新增了几家？"),  # the last clause is always asked
+    ("2025年规上工业增加值是多少？", "2025年规上工业增加值是多少？"),
+])
+def test_the_clauses_of_the_askers_story_are_not_what_is_asked(question, kept):
+    from assistant.intents import without_story
+
+    assert without_story(question) == kept
+
+
+def test_a_count_in_the_story_is_no_count_of_measures(assistant):
+    # 提了几条建议 had been read as 一共有几条措施 and answered with the plan's 21 measures
+    response = assistant.ask("去年我们厂提了几条建议，后来都没了下文，这种情况该向谁反映？")
+    assert response.intent == "search" and cited(response)[:1] == [20], (response.intent, response.answer[:120])
+    assert assistant.ask("方案一共有几条措施？").intent == "docfact"
+
+
+@pytest.mark.parametrize("question,number", [
+    ("去年我们给市里提了几个诉求，到现在没人回音，有没有能直接反映、跟踪到底的渠道？", 20),
+    ("2025年我们给几个部门写过意见，一直没有下文，企业诉求有没有一个统一反映的平台？", 20),
+])
+def test_a_past_year_in_the_story_with_no_figure_asked_is_searched(assistant, question, number):
+    # 去年 and 几个/几台 tell what happened; the asking clause asks for a channel or a support, not a past figure
+    response = assistant.ask(question)
+    assert response.found is True and cited(response)[:1] == [number], (cited(response), response.answer[:120])
+
+
 # --- 4. Not in the corpus ------------------------------------------------------------------------
 
 OUT_OF_SCOPE = [

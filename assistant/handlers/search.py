@@ -12,7 +12,7 @@ from assistant import answers
 from assistant.answers import Evidence
 from assistant.attributes import unstated
 from assistant.handlers.base import Asked, Context, body, has_target
-from assistant.intents import asks_lead_only, topic_words, without_names
+from assistant.intents import asks_lead_only, topic_words, without_names, without_story
 from assistant.language import template
 from assistant.models import AskResponse
 from assistant.scope import in_a_phrase
@@ -218,7 +218,7 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     hits = None if lang == "zh" and context.nothing_in_scope(question, asked.scope) else \
         retrieve(asked, context, question)
     if hits is None:
-        missing = unstated(asked.text, []) if lang == "zh" else None
+        missing = unstated(without_story(asked.text), []) if lang == "zh" else None
         if missing:  # 人民银行威海市分行在哪里办公？: what was asked, said not to be written, not only "not found"
             return context.refusal(asked.scope, text=f"已收录的政策文件没有写明{missing}，无法据此回答。"
                                                      + context.coverage(asked.scope) + "如需了解，请咨询相关主管部门。")
@@ -234,8 +234,8 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     if asked.scope.own:  # 在武汉…租房子能便宜点吗？: the place's own measures first, then those of the levels above
         kept = [h for h in kept if h.doc_id in asked.scope.own] + [h for h in kept if h.doc_id not in asked.scope.own]
     evidence = [context.evidence(h) for h in kept]
-    missing = unstated(asked.text if lang == "zh" else asked.text.lower(), [e.measure.title + e.measure.text
-                                                                            for e in evidence])
+    asked_text = without_story(asked.text) if lang == "zh" else asked.text.lower()  # what is asked, not the story
+    missing = unstated(asked_text, [e.measure.title + e.measure.text for e in evidence])
     if missing:  # 局长是谁？ 在哪里办公？: no measure states it; quoting the nearest would not answer
         if lang != "zh":
             return context.refusal(asked.scope, lang=lang)
@@ -243,7 +243,7 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     if lang != "zh" and foreign_past_year(asked.text, evidence, context):  # What was the growth in 2025?
         return context.refusal(asked.scope, lang=lang)
     if intent.asks_figure:
-        past = past_year(asked.text, evidence, context)
+        past = past_year(asked_text, evidence, context)
         if past:
             return context.refusal(asked.scope, text=past)
         evidence = [figure_evidence(e, searcher, question) for e in evidence]
@@ -253,7 +253,7 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
         # size (总投资500万元以上, threshold) or an output goal (新增产值190亿元, target) is none
         states_support = any(t.kind in ("amount", "cap") and t.unit.endswith("元") or t.kind == "rate"
                              for t in targets)
-        if (SUPPORT_MONEY_ASKED if lang == "zh" else FOREIGN_MONEY).search(asked.text) and not states_support:
+        if (SUPPORT_MONEY_ASKED if lang == "zh" else FOREIGN_MONEY).search(asked_text) and not states_support:
             # 专精特新企业奖励多少钱？: the measures set counts to reach (培育…家), no amount of support: offering the
             # counts would answer what the documents do not hold (the blind-written question sets label these
             # out of scope), so it is said to be unwritten, naming the nearest measure, as for asked_attributes.tsv
@@ -261,7 +261,7 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
                 return context.refusal(asked.scope, text=template(lang, "no_amount"))
             return context.refusal(asked.scope, text=not_stated("具体金额或奖补标准", evidence[0],
                                                                 context.namer_for(asked)))
-        if lang == "zh" and MONEY_ASKED.search(asked.text) and not states_money:
+        if lang == "zh" and MONEY_ASKED.search(asked_text) and not states_money:
             # 失业保险金每个月能领多少钱？ beside the employment opinions: money asked, no measure cited states any
             # in 元; quoting them would answer what they do not hold (the blind sets label these out of scope)
             return context.refusal(asked.scope, text=not_stated("具体金额", evidence[0],
@@ -316,7 +316,8 @@ SUPPORT_ASKED = re.compile(r"奖励|奖补|补贴|补助|资助|支持|扶持|�
 def past_year(question: str, evidence: list[Evidence], context: Context) -> str | None:
     """What to say when a figure of a past year is asked (2025年规上工业增加值是多少？ 去年新增了多少家？) and the
     measures found belong to documents issued after that year that do not name it: they set targets, not the
-    past's figures. None when the question names no past year, or a document speaks of it."""
+    past's figures. None when the question names no past year, or a document speaks of it. ``question`` comes
+    without the clauses of the asker's story (intents.without_story: 去年给政府提的几个问题…)."""
     match = YEAR_ASKED.search(question)
     if match is None or SUPPORT_ASKED.search(question):
         return None
