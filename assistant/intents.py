@@ -128,7 +128,9 @@ FIGURE_ASKED = re.compile(r"(?<![\d.第A-Za-z])" + _NOT_A_YEAR +
 EACH = re.compile(r"分别|各自|各是")
 # a clause that tells what happened, not what is asked (去年我们给市里提了几个问题，… ; 2025年给几个部门写过意见，…):
 # not the last clause, no question mark or asking word of its own, and an aspect (了, 过) or a time gone by
-_ASKS_IN_CLAUSE = re.compile(r"[吗呢么吧]|(?<!没)多少|哪|谁|什么|怎么|怎样|如何|啥|咋|是否|能否|可否|有没有|能不能|可不可以|多大|多久|多长|多高")
+# (几 is left out: 提了几个, 少了几成 count what happened; 多少 is seldom said but asked, 没多少 aside)
+_ASKS_IN_CLAUSE = re.compile(r"[吗呢么吧]|(?<!没)多少|哪|谁|什么|怎么|怎样|如何|啥|咋|是否|能否|可否|有没有|能不能"
+                             r"|可不可以|多大|多久|多长|多高")
 _TOLD = re.compile(r"了|过|去年|前年|上个?月|之前|以前|已经|曾经")
 _CLAUSES = re.compile(r"([^，,；;。！!？?]*)([，,；;。！!？?]?)")
 
@@ -246,8 +248,8 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     words = words or list
     q = question.strip()
     topic_q = without_names(q, strip)
-    flags = dict(asks_department=bool(ASK_DEPARTMENT.search(q)), asks_figure=bool(ASK_FIGURE.search(without_story(q))),
-                 asks_more=bool(ASK_MORE.search(q)))
+    flags = dict(asks_department=bool(ASK_DEPARTMENT.search(q)),
+                 asks_figure=bool(ASK_FIGURE.search(without_story(q))), asks_more=bool(ASK_MORE.search(q)))
 
     latest = bool(re.search(r"最新|最近", q))
     if DOCUMENT_LIST.search(q) and not MEASURE_REF.search(q):
