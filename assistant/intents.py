@@ -114,7 +114,9 @@ def asks_lead_only(question: str) -> bool:
 UNIT_ASKED = re.compile(r"(?P<unit>(?:(?![由哪些的是和及与在对给个])[\u4e00-\u9fff]|(?<![局厅委办部会心署])和){1,12}?"
                         r"(?:局|厅|委员会|办公室|管委会|中心|总署|署|部))"
                         r"(?:在[^，。？?]{0,20})?(?:负责|参与|牵头|配合|管)")
-ASK_FIGURE = re.compile(r"多少|几成|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|规模|多大|多高|百分之|最高|额度|金额|标准")
+# 规模 and 标准 name things as well (规模以上企业, 扩大规模, 工装标准化): a size is asked as 多大, a standard as 标准 (not 标准化)
+ASK_FIGURE = re.compile(r"多少|几成|几家|几个|几项|几场|几台|目标|指标|比例|比重|占比|达到|数量|多大|多高|百分之|最高|额度|金额"
+                        r"|标准(?!化)")
 # a figure of the text asked back (95%指的是什么？ 190是指什么？ 2.4万是什么 每平方米1000元是什么): with a unit, or a
 # bare number of two digits or more (a single digit is too common to point at one figure); not a year (2026是什么),
 # not a code (T1000)

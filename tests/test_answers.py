@@ -222,3 +222,14 @@ def test_two_subjects_asked_with_ge_shi(assistant):
     words = assistant._state.index.searcher.tokenizer.words
     intent = route("绿色工厂和智能工厂各是多少家？", KNOWN, words=words)
     assert intent.kind == "topics" and intent.topic == "绿色工厂、智能工厂", intent
+
+
+@pytest.mark.parametrize("question,figure", [
+    ("规模以上企业有什么支持？", False), ("方案里工装标准化是怎么说的？", False), ("想扩大规模，有啥帮扶？", False),
+    ("技改项目规模多大？", True), ("补贴标准是什么？", True), ("今年新增产值目标是多少？", True),
+    # a count in the asker's story is not asked (intents.without_story)
+    ("去年我们招了几个技工，现在留不住人，市里有什么办法？", False),
+])
+def test_a_figure_is_asked_only_by_asking_words_not_by_names_that_hold_them(question, figure):
+    # 规模以上 and 标准化 had made the answer lead with an unrelated 相关目标 line
+    assert route(question, KNOWN).asks_figure is figure

@@ -993,7 +993,8 @@ def test_lay_phrasings_of_the_blind_tuning_sets_find_the_documents_words(questio
     assert term in expansion_terms(question).split()
 
 
-@pytest.mark.parametrize("question", ["厂里机器太旧想换，有支持吗", "用了二十年的机床想换掉", "生产线老化了能改造吗"])
+@pytest.mark.parametrize("question", ["厂里机器太旧想换，有支持吗", "用了二十年的机床想换掉", "生产线老化了能改造吗",
+                                      "今年还想再更新一批设备", "想换几台新机器"])
 def test_old_machines_told_as_a_state_are_equipment_renewal(question):
     from index.expansion import expansion_terms
 
