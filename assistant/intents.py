@@ -143,12 +143,9 @@ def without_story(question: str) -> str:
     几个部门) say what happened; read as asked they had routed the question to a count of measures, a past year's
     figure or an amount the plan does not state. The last clause and any clause ending in ？ are kept."""
     parts = [(c, p) for c, p in _CLAUSES.findall(question) if c or p]
-    kept = []
-    for i, (clause, mark) in enumerate(parts):
-        last = i == len(parts) - 1 or all(not c.strip() for c, _ in parts[i + 1:])
-        if not last and mark not in "？?" and _TOLD.search(clause) and not _ASKS_IN_CLAUSE.search(clause):
-            continue
-        kept.append(clause + mark)
+    last = max((i for i, (clause, _) in enumerate(parts) if clause.strip()), default=-1)
+    kept = [clause + mark for i, (clause, mark) in enumerate(parts)
+            if i >= last or mark in "？?" or not _TOLD.search(clause) or _ASKS_IN_CLAUSE.search(clause)]
     return "".join(kept) or question
 
 
@@ -250,8 +247,9 @@ def route(question: str, known_departments: list[str], has_history: bool = False
     words = words or list
     q = question.strip()
     topic_q = without_names(q, strip)
-    flags = dict(asks_department=bool(ASK_DEPARTMENT.search(q)),
-                 asks_figure=bool(ASK_FIGURE.search(without_story(q))), asks_more=bool(ASK_MORE.search(q)))
+    asked_q = without_story(q)  # what is asked, without the asker's story (figures, counts and facts are read there)
+    flags = dict(asks_department=bool(ASK_DEPARTMENT.search(q)), asks_figure=bool(ASK_FIGURE.search(asked_q)),
+                 asks_more=bool(ASK_MORE.search(q)))
 
     latest = bool(re.search(r"最新|最近", q))
     if DOCUMENT_LIST.search(q) and not MEASURE_REF.search(q):
@@ -282,7 +280,7 @@ def route(question: str, known_departments: list[str], has_history: bool = False
 
     departments = tuple(find_departments(q) if find_departments else _find_departments(q, known_departments))
     facts: list[Fact] = []
-    sq = normalize_text(without_story(q))  # 辦法 → 办法, 修正 in traditional script: the patterns are in simplified
+    sq = normalize_text(asked_q)  # 辦法 → 办法, 修正 in traditional script: the patterns are written in simplified
     for fact, pattern in DOC_FACTS.items():
         if pattern.search(sq) and (fact != "count" or re.search(r"措施|任务|条(?!件)", sq)) and (
             fact in ("doc_number", "issuer", "recipients", "publicity", "approval", "count", "parts")
