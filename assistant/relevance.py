@@ -167,7 +167,7 @@ class Relevance:
         lay = [phrase for phrase, terms in _lay_phrases(question) if any(t in measure_text for t in terms)]
         phrases_held = lay_phrases_held(question, measure_text)
         literal = bool(topic) and all(normalize_text(w) in measure_text for w in topic) and phrases_held
-        held = bool(topic) and all(normalize_text(w) in measure_text or any(normalize_text(w) in p for p in lay)
+        held = bool(topic) and all(normalize_text(w) in measure_text or _held_by_phrases(normalize_text(w), lay)
                                    for w in topic) and phrases_held
         return {"topic_held": float(held), "topic_held_as_written": float(literal),
                 "dense": dense, "lexical_raw": math.log1p(float(raw.max()) if len(raw) else 0.0),
@@ -203,6 +203,23 @@ def lay_phrases_held(question: str, measure_text: str) -> bool:
     # an asking word that is also a lay phrase (补贴 → 惠企政策 专项资金) asks, it names no topic to hold
     return all(phrase in measure_text or any(t in measure_text for t in terms)
                for phrase, terms in _lay_phrases(question) if phrase not in GENERIC_ASKING)
+
+
+def _held_by_phrases(word: str, phrases: list[str]) -> bool:
+    """Whether ``word`` is part of one held lay phrase (效益 of 效益差), or is made of held lay phrases end to end
+    (合同纠纷 of the phrases 合同 and 纠纷, both standing for 法律服务): the tokenizer may keep two phrases as one
+    word."""
+    if not word:
+        return False
+    if any(word in p for p in phrases):
+        return True
+    covered = [False] * len(word)
+    for phrase in phrases:
+        start = word.find(phrase)
+        while start >= 0:
+            covered[start:start + len(phrase)] = [True] * len(phrase)
+            start = word.find(phrase, start + 1)
+    return all(covered)
 
 
 @lru_cache(maxsize=1024)

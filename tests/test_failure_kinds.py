@@ -1001,6 +1001,36 @@ def test_old_machines_told_as_a_state_are_equipment_renewal(question):
     assert "设备更新" in expansion_terms(question).split()
 
 
+@pytest.mark.parametrize("question,term", [("我们是私企，有什么扶持", "民营企业"), ("私营小厂融资难", "民营企业"),
+                                           ("厂里有难处想跟政府说说", "诉求"), ("碰到困难不知道找谁", "解难题"),
+                                           ("反映的事情一直没办完", "诉求办结")])
+def test_a_firms_troubles_and_private_firms_are_the_documents_words(question, term):
+    # 私营/私企/民企 are 民营企业; a firm's 难处/困难 told to the city are 诉求 (第20条) and 解难题 (第21条)
+    from index.expansion import expansion_terms
+
+    assert term in expansion_terms(question).split()
+    assert "诉求" not in expansion_terms("我们厂有个技术难题攻不下来").split()  # a technical problem is research
+
+
+def test_a_word_made_of_held_lay_phrases_is_held():
+    # the tokenizer keeps 合同纠纷 as one word; its phrases 合同 and 纠纷 both stand for 第21条's 法律服务
+    from assistant.relevance import _held_by_phrases
+
+    assert _held_by_phrases("合同纠纷", ["合同", "纠纷"]) is True
+    assert _held_by_phrases("效益", ["效益差"]) is True
+    assert _held_by_phrases("合同工", ["合同"]) is False
+    assert _held_by_phrases("", ["合同"]) is False
+
+
+@pytest.mark.parametrize("question,number", [("厂子遇到难处了，能跟市里哪个部门说？", "20"),
+                                             ("私营小厂有困难，政府有没有专人对接？", "20"),
+                                             ("厂里碰到合同纠纷，有没有靠谱的律师能帮忙？", "21")])
+def test_a_firms_trouble_told_in_lay_words_is_answered(assistant, question, number):
+    # 遇到/碰到, 便宜, 靠谱 name no topic (index/data/filler.txt); the first two had been refused
+    response = assistant.ask(question)
+    assert response.found is True and response.citations[0].measure_key == number, cited(response)
+
+
 @pytest.mark.parametrize("question,chain", [("每条产业链都有个市领导挂帅吗", True), ("市领导牵头抓产业链是怎么回事", True),
                                             ("揭榜挂帅的试点项目怎么管理", False)])
 def test_a_city_leader_heading_a_chain_is_the_chain_leader_system(question, chain):
