@@ -1012,6 +1012,20 @@ def test_a_firms_troubles_and_private_firms_are_the_documents_words(question, te
     assert "诉求" not in expansion_terms("我们厂有个技术难题攻不下来").split()  # a technical problem is research
 
 
+@pytest.mark.parametrize("question,term,absent", [
+    ("新车间要开工，用电也不够", "要素保障", "节能降碳"),  # power short is an energy quota, not energy saving
+    ("手机上能不能查到扶持政策", "直达快享", None), ("听说市里要出新的扶持政策", "新一轮", None),
+    ("有个深海项目想找地方慢慢孵", "孵化", None), ("我们做鱼竿的，有什么支持", "钓具", None),
+    ("想找外国客户", "国际市场", "供需对接"), ("车间里攒下的生产数据能拿来用吗", "工业数据", None),
+    ("做无人机零部件的厂子", "低空经济", "汽车及零部件"), ("做汽车零部件的厂子", "汽车及零部件", None)])
+def test_lay_phrasings_of_the_eighteenth_tuning_set_find_the_documents_words(question, term, absent):
+    # index/data/README.md, sixth round: from the misses of weihai-2026-lay18.jsonl (tuning part), each as a family
+    from index.expansion import expansion_terms
+
+    terms = expansion_terms(question).split()
+    assert term in terms and (absent is None or absent not in terms), terms
+
+
 def test_a_word_made_of_held_lay_phrases_is_held():
     # the tokenizer keeps 合同纠纷 as one word; its phrases 合同 and 纠纷 both stand for 第21条's 法律服务
     from assistant.relevance import _held_by_phrases
