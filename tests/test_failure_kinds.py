@@ -1026,6 +1026,18 @@ def test_lay_phrasings_of_the_eighteenth_tuning_set_find_the_documents_words(que
     assert term in terms and (absent is None or absent not in terms), terms
 
 
+@pytest.mark.parametrize("question,term,absent", [("想让AI进车间帮着排产，有规划吗", "人工智能", "稳增长"),
+                                                  ("用大模型来排产有没有支持", "人工智能", "稳增长"),
+                                                  ("今年订单少排产不足，政府有办法吗", "稳增长", "人工智能"),
+                                                  ("排产指标怎么争取", None, "人工智能")])
+def test_scheduling_by_ai_is_no_production_quota(question, term, absent):
+    # 排产 alone is 第1条's 排产指标 as the document writes it; scheduling by AI is 第8条, low scheduling is 稳增长
+    from index.expansion import expansion_terms
+
+    terms = expansion_terms(question).split()
+    assert (term is None or term in terms) and absent not in terms, terms
+
+
 def test_a_word_made_of_held_lay_phrases_is_held():
     # the tokenizer keeps 合同纠纷 as one word; its phrases 合同 and 纠纷 both stand for 第21条's 法律服务
     from assistant.relevance import _held_by_phrases
