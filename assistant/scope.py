@@ -377,7 +377,7 @@ def _uncovered(places: list[Place], catalog: Catalog) -> str:
     text = f"已收录的政策文件中没有适用于{where}的文件（本地、上级或国家层面的都没有），无法据此回答。"
     if held and parent is not None:
         names = "、".join(f"{i.name()}（适用于{i.place.name}）" for i in held[:5])
-        text += f"本库收录的{parent.name}文件有：{names}，它们不适用于{where}。"
+        text += f"本库收录的{parent.name}文件有：{names}，{'它们' if len(held) > 1 else '它'}不适用于{where}。"
     return text
 
 

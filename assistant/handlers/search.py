@@ -29,7 +29,7 @@ def not_applicable(foreign: list[str], holders, asked: Asked, context: Context) 
     held = "、".join(f"《{i.short_title}》（适用于{i.place.name if i.place else '全国'}）" for i in holders[:4])
     text = f"已收录的文件中，适用于{where}的文件没有涉及{terms}的内容，无法据此回答。"
     if held:
-        text += f"涉及这些内容的是{held}，它们不适用于{where}。"
+        text += f"涉及这些内容的是{held}，{'它们' if len(holders) > 1 else '它'}不适用于{where}。"
     return text + "如需了解当地政策，请咨询当地主管部门。"
 
 
