@@ -190,7 +190,8 @@ class Context:
                                                   if m.title and m.kind == "measure"]
             topics += [t for t in titles if t not in topics]
         topics = topics or [i.short_title for i in infos]
-        topic_text = "、".join(topics[:10]) + ("等" if len(topics) > 10 else "")
+        # each title in 「」: a part title holds commas of its own (强化…调控，夯实…基本盘), which run together otherwise
+        topic_text = "、".join(f"「{t}」" for t in topics[:10]) + ("等" if len(topics) > 10 else "")
         if len(infos) < len(every):
             return f"与所问相关的，目前收录的是{names}（共收录{len(every)}份文件），内容涵盖：{topic_text}。"
         return f"目前收录的是{names}，内容涵盖：{topic_text}。"
