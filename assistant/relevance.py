@@ -158,17 +158,17 @@ class Relevance:
             corpus_coverage = 1.0
         else:
             corpus_coverage = sum(w in scope_text for w in words) / len(words) if words else 0.0
-        topic = [w for w in searcher.tokenizer.words(question) if len(w) >= 2 and w not in QUERY_FILLER
-                 and w not in GENERIC_ASKING and w not in searcher.tokenizer.stopwords and re.search(r"\w", w)
+        topic = [normalize_text(w) for w in searcher.tokenizer.words(question)
+                 if len(w) >= 2 and w not in QUERY_FILLER and w not in GENERIC_ASKING
+                 and w not in searcher.tokenizer.stopwords and re.search(r"\w", w)
                  and not all(c in GENERIC_ASKING for c in w)]
         # a topic word is held as written or as the policy terms of a lay phrase it is part of (缺地 → 用地); the
         # second only for a Chinese question (Relevance.refuse): an English or Korean one is searched as glossary
         # terms (위해 … 한국 국제학교 → 韩国), whose lay phrases are the glossary's, not the asker's words
         lay = [phrase for phrase, terms in _lay_phrases(question) if any(t in measure_text for t in terms)]
         phrases_held = lay_phrases_held(question, measure_text)
-        literal = bool(topic) and all(normalize_text(w) in measure_text for w in topic) and phrases_held
-        held = bool(topic) and all(normalize_text(w) in measure_text or _held_by_phrases(normalize_text(w), lay)
-                                   for w in topic) and phrases_held
+        literal = bool(topic) and all(w in measure_text for w in topic) and phrases_held
+        held = bool(topic) and all(w in measure_text or _held_by_phrases(w, lay) for w in topic) and phrases_held
         return {"topic_held": float(held), "topic_held_as_written": float(literal),
                 "dense": dense, "lexical_raw": math.log1p(float(raw.max()) if len(raw) else 0.0),
                 "coverage": coverage, "lexical": math.log1p(max(best.lexical, 0.0)), "scope_gap": scope - dense,

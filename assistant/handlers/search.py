@@ -215,10 +215,11 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     if foreign:
         return context.refusal(asked.scope, text=not_applicable(foreign, holders, asked, context))
     searcher = context.searcher
+    asked_text = without_story(asked.text) if lang == "zh" else asked.text.lower()  # what is asked, not the story
     hits = None if lang == "zh" and context.nothing_in_scope(question, asked.scope) else \
         retrieve(asked, context, question)
     if hits is None:
-        missing = unstated(without_story(asked.text), []) if lang == "zh" else None
+        missing = unstated(asked_text, []) if lang == "zh" else None
         if missing:  # 人民银行威海市分行在哪里办公？: what was asked, said not to be written, not only "not found"
             return context.refusal(asked.scope, text=f"已收录的政策文件没有写明{missing}，无法据此回答。"
                                                      + context.coverage(asked.scope) + "如需了解，请咨询相关主管部门。")
@@ -234,7 +235,6 @@ def answer_search(asked: Asked, context: Context) -> AskResponse:
     if asked.scope.own:  # 在武汉…租房子能便宜点吗？: the place's own measures first, then those of the levels above
         kept = [h for h in kept if h.doc_id in asked.scope.own] + [h for h in kept if h.doc_id not in asked.scope.own]
     evidence = [context.evidence(h) for h in kept]
-    asked_text = without_story(asked.text) if lang == "zh" else asked.text.lower()  # what is asked, not the story
     missing = unstated(asked_text, [e.measure.title + e.measure.text for e in evidence])
     if missing:  # 局长是谁？ 在哪里办公？: no measure states it; quoting the nearest would not answer
         if lang != "zh":
